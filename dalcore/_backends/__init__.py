@@ -1,0 +1,1 @@
+"""The backends that ship inside dalcore; each module is a plugin like any external one."""

@@ -1,0 +1,119 @@
+"""Backend URLs: ``scheme://[user[:password]@]host[:port][,host[:port]...][/path][?k=v&...]``."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from urllib.parse import parse_qsl, quote, unquote
+
+from dalcore.errors import InvalidURLError
+
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):(.*)$", re.IGNORECASE | re.DOTALL)
+
+
+@dataclasses.dataclass(frozen=True)
+class BackendURL:
+    """A parsed backend URL.
+
+    Unlike :func:`urllib.parse.urlsplit` this keeps several ``host:port`` pairs (cluster members)
+    and never loses a password containing ``@`` or ``:`` (they must be percent-encoded).
+    """
+
+    scheme: str
+    hosts: tuple[tuple[str, int | None], ...] = ()
+    path: str = ""
+    query: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    username: str | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
+
+    @classmethod
+    def parse(cls, url: str) -> BackendURL:
+        match = _SCHEME.match(url.strip())
+        if not match:
+            raise InvalidURLError(url, "expected scheme://...")
+        scheme, rest = match.group(1).lower(), match.group(2)
+        if not rest.startswith("//"):
+            # "sqlite:relative.db": no authority at all, everything is the path.
+            path, _, query = rest.partition("?")
+            return cls(scheme, path=unquote(path), query=_query(url, query))
+        rest = rest[2:]
+        rest, _, query = rest.partition("?")
+        authority, slash, path = rest.partition("/")
+        username = password = None
+        if "@" in authority:
+            userinfo, _, authority = authority.rpartition("@")
+            user, colon, secret = userinfo.partition(":")
+            username = unquote(user)
+            password = unquote(secret) if colon else None
+        hosts = tuple(_host(url, part) for part in authority.split(",") if part)
+        return cls(
+            scheme,
+            hosts=hosts,
+            path=slash + unquote(path),
+            query=_query(url, query),
+            username=username,
+            password=password,
+        )
+
+    @property
+    def location(self) -> str:
+        """Authority and path as written (for ``sqlite://``: the file name)."""
+        return ",".join(_show_host(h, p) for h, p in self.hosts) + self.path
+
+    def param(self, name: str, default: str | None = None) -> str | None:
+        return self.query.get(name, default)
+
+    def float_param(self, name: str, default: float) -> float:
+        raw = self.query.get(name)
+        if raw is None:
+            return default
+        try:
+            return float(raw)
+        except ValueError:
+            raise InvalidURLError(str(self), f"{name}={raw!r} is not a number") from None
+
+    def int_param(self, name: str, default: int) -> int:
+        raw = self.query.get(name)
+        if raw is None:
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise InvalidURLError(str(self), f"{name}={raw!r} is not an integer") from None
+
+    def __str__(self) -> str:
+        """The URL with the password masked, safe for logs and error messages."""
+        user = ""
+        if self.username is not None:
+            user = quote(self.username, safe="") + (":***" if self.password is not None else "")
+            user += "@"
+        query = "&".join(f"{k}={quote(v, safe='')}" for k, v in self.query.items())
+        return f"{self.scheme}://{user}{self.location}" + (f"?{query}" if query else "")
+
+
+def _host(url: str, part: str) -> tuple[str, int | None]:
+    if part.startswith("["):  # [::1]:2379
+        host, _, port = part[1:].partition("]")
+        port = port.lstrip(":")
+    else:
+        host, _, port = part.rpartition(":") if ":" in part else (part, "", "")
+    if not host:
+        raise InvalidURLError(url, f"empty host in {part!r}")
+    if not port:
+        return host, None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise InvalidURLError(url, f"bad port in {part!r}")
+    return host, int(port)
+
+
+def _show_host(host: str, port: int | None) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port is None else f"{shown}:{port}"
+
+
+def _query(url: str, query: str) -> dict[str, str]:
+    try:
+        return dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
+    except ValueError as exc:
+        raise InvalidURLError(url, f"bad query string: {exc}") from None
