@@ -1,0 +1,163 @@
+"""Start real servers (etcd, memcached, sushy-emulator, ...) for tests and benchmarks.
+
+Each server gets free loopback ports and, where it keeps data, a temporary directory; it is
+stopped (and its directory removed) when the test is done. Nothing here is a fake.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+__all__ = ["ServerProcess", "free_port", "require_binary", "wait_for_port"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, timeout: float = 20.0, host: str = "127.0.0.1") -> None:
+    """Block until something accepts connections on ``host:port``; TimeoutError otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s") from exc
+            time.sleep(0.05)
+
+
+def require_binary(name: str) -> str:
+    """The path of ``name``, or a skip naming the Debian package that the test command installs."""
+    import pytest
+
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (the README's test command installs it)")
+    return path
+
+
+class ServerProcess:
+    """A server subprocess listening on ``port``; stoppable, killable and restartable.
+
+    ``argv`` is a callable so a restart can rebuild the command (same ports, same data dir).
+    Output goes to a log file in ``workdir`` whose tail is shown if the server fails to start.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        argv: Callable[[], Sequence[str]],
+        port: int,
+        workdir: str | None = None,
+        env: dict[str, str] | None = None,
+        ready: Callable[[], None] | None = None,
+        start_timeout: float = 30.0,
+    ) -> None:
+        self.name = name
+        self.argv = argv
+        self.port = port
+        self._own_workdir = workdir is None
+        self.workdir = workdir or tempfile.mkdtemp(prefix=f"dalcore-{name}-")
+        self.env = env
+        self.ready = ready
+        self.start_timeout = start_timeout
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = os.path.join(self.workdir, f"{name}.log")
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> ServerProcess:
+        environment = dict(os.environ, **(self.env or {}))
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                list(self.argv()),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=environment,
+                cwd=self.workdir,
+                start_new_session=True,  # so stop() can signal the server's own children too
+            )
+        try:
+            if self.ready is not None:
+                self.ready()
+            else:
+                wait_for_port(self.port, self.start_timeout)
+        except Exception as exc:
+            self.stop()
+            raise RuntimeError(f"{self.name} did not start: {exc}\n{self.log_tail()}") from exc
+        if not self.running:
+            raise RuntimeError(f"{self.name} exited at start\n{self.log_tail()}")
+        return self
+
+    def _signal(self, sig: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, sig)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate gracefully (SIGTERM), then SIGKILL if it lingers."""
+        if self.process is None:
+            return
+        self._signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._signal(signal.SIGKILL)
+            self.process.wait(timeout)
+        self.process = None
+
+    def kill(self) -> None:
+        """Die at once (SIGKILL), as a crashed server would."""
+        if self.process is None:
+            return
+        self._signal(signal.SIGKILL)
+        self.process.wait(10)
+        self.process = None
+
+    def restart(self) -> ServerProcess:
+        self.stop()
+        return self.start()
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            with open(self.log_path, errors="replace") as log:
+                return "".join(log.readlines()[-lines:])
+        except OSError:
+            return ""
+
+    def close(self) -> None:
+        """Stop the server and remove its working directory if this object made it."""
+        self.stop()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def stopped(self) -> Iterator[None]:
+        """Within the block the server is down; it comes back on the same port afterwards."""
+        self.stop()
+        try:
+            yield
+        finally:
+            self.start()
