@@ -11,9 +11,9 @@ from typing import Any, NamedTuple
 import pluggy
 
 from dalcore import hookspecs
-from dalcore.errors import UnknownSchemeError
 from dalcore._url import BackendURL
 from dalcore.api import PersistentStore, VolatileCache
+from dalcore.errors import UnknownSchemeError
 from dalcore.hookspecs import Provided
 
 log = logging.getLogger("dalcore.plugins")

@@ -17,8 +17,8 @@ import uuid
 
 import orjson
 
-from dalcore.errors import AssertionFailedError, CorruptDataError, DalcoreError
 from dalcore.api import Absent, Delete, PersistentStore, Put, RevisionIs, StoreLock, ValueIs
+from dalcore.errors import AssertionFailedError, CorruptDataError, DalcoreError
 
 
 class KeyLock(StoreLock):

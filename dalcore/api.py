@@ -36,6 +36,7 @@ import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Final, NamedTuple
 
+from dalcore._url import BackendURL
 from dalcore.errors import (
     AssertionFailedError,
     CorruptDataError,
@@ -43,7 +44,6 @@ from dalcore.errors import (
     StoreUnavailableError,
     UnsupportedError,
 )
-from dalcore._url import BackendURL
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -400,4 +400,3 @@ class VolatileCache(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.endpoint}>"
-
