@@ -10,6 +10,10 @@ from urllib.parse import parse_qsl, quote, unquote
 from dalcore.errors import InvalidURLError
 
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):(.*)$", re.IGNORECASE | re.DOTALL)
+_PORT_LIKE = re.compile(r"^[0-9]+(/.*)?$", re.DOTALL)
+# Characters left as they are when a path is written back out; "%", "?" and "#" are escaped so
+# that str() parses back to the same path.
+_PATH_SAFE = "/:@!$&'()*+,;="
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +40,9 @@ class BackendURL:
         if not rest.startswith("//"):
             # "sqlite:relative.db": no authority at all, everything is the path.
             path, _, query = rest.partition("?")
+            if _PORT_LIKE.match(path):
+                # "localhost:2379" would otherwise read as scheme "localhost" with path "2379".
+                raise InvalidURLError(url, "no scheme; write e.g. etcd://host:port")
             return cls(scheme, path=unquote(path), query=_query(url, query))
         rest = rest[2:]
         rest, _, query = rest.partition("?")
@@ -88,21 +95,35 @@ class BackendURL:
         if self.username is not None:
             user = quote(self.username, safe="") + (":***" if self.password is not None else "")
             user += "@"
-        query = "&".join(f"{k}={quote(v, safe='')}" for k, v in self.query.items())
-        return f"{self.scheme}://{user}{self.location}" + (f"?{query}" if query else "")
+        query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in self.query.items())
+        query = f"?{query}" if query else ""
+        path = quote(self.path, safe=_PATH_SAFE)
+        if not self.hosts and user == "" and path and not path.startswith("/"):
+            # Written without "//", or "sqlite:x.db" would come back as host "x.db".
+            return f"{self.scheme}:{path}{query}"
+        hosts = ",".join(_show_host(h, p) for h, p in self.hosts)
+        return f"{self.scheme}://{user}{hosts}{path}{query}"
 
 
 def _host(url: str, part: str) -> tuple[str, int | None]:
     if part.startswith("["):  # [::1]:2379
-        host, _, port = part[1:].partition("]")
-        port = port.lstrip(":")
+        host, bracket, after = part[1:].partition("]")
+        if not bracket:
+            raise InvalidURLError(url, f"unclosed '[' in {part!r}")
+        if after and not after.startswith(":"):
+            raise InvalidURLError(url, f"expected ':port' after ']' in {part!r}")
+        port = after[1:]
     else:
-        host, _, port = part.rpartition(":") if ":" in part else (part, "", "")
+        host, _, port = part.partition(":")
+        if host and ":" in port:
+            # Guessing which colon starts the port of a bare IPv6 address goes wrong ("::1").
+            raise InvalidURLError(url, f"IPv6 address in {part!r} must be in brackets: [::1]:2379")
     if not host:
         raise InvalidURLError(url, f"empty host in {part!r}")
     if not port:
         return host, None
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    # isascii: str.isdigit() also accepts other scripts' digits, which int() would then take.
+    if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise InvalidURLError(url, f"bad port in {part!r}")
     return host, int(port)
 
