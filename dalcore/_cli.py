@@ -1,0 +1,155 @@
+"""The ``dalcore`` command.
+
+Every subcommand is one ``_cmd_*`` function taking the parsed arguments and returning an exit
+status, plus an optional function adding its options; both are listed once in ``COMMANDS``.
+Commands whose code is heavy or written elsewhere import it when run, so ``dalcore --help``
+stays fast and works even when such a module is missing or broken.
+
+Exit statuses: 0 success, 1 the command failed, 2 the command line was wrong (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, TextIO
+
+from dalcore.errors import DalcoreError
+
+_KIND_ORDER = {"persistent": 0, "volatile": 1, "loader": 2}
+
+
+class Command(NamedTuple):
+    """One subcommand: its name, a one-line help, what it runs and how it adds its options."""
+
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace], int]
+    configure: Callable[[argparse.ArgumentParser], None] | None = None
+
+
+# -- dalcore plugins ----------------------------------------------------------------------
+
+
+def _configure_plugins(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    from dalcore import _plugins
+
+    rows = sorted(
+        (
+            {
+                "kind": info.provided.kind,
+                "name": info.provided.name,
+                "plugin": info.plugin,
+                "package": info.package,
+                "version": info.version,
+                "description": info.provided.description,
+            }
+            for info in _plugins.provided()
+        ),
+        key=lambda row: (_KIND_ORDER.get(row["kind"], 9), row["name"], row["plugin"]),
+    )
+    # A plugin that failed to import provides nothing; the manager has logged a warning for it
+    # already, and the JSON names it so that tools see it too.
+    failed = dict(sorted(_plugins._failures.items()))
+    out = sys.stdout
+    if args.json:
+        json.dump({"provided": rows, "failed": failed}, out, indent=2)
+        out.write("\n")
+        return 0
+    columns = ["kind", "name", "plugin", "package", "version", "description"]
+    _table(out, columns, [[row[c] for c in columns] for row in rows])
+    return 0
+
+
+def _table(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    for row in [header, *rows]:
+        # The last column is not padded, so lines carry no trailing blanks.
+        cells = [str(cell).ljust(width) for cell, width in zip(row[:-1], widths, strict=False)]
+        out.write("  ".join([*cells, str(row[-1])]) + "\n")
+
+
+# -- dalcore demo -------------------------------------------------------------------------
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    try:
+        demo = importlib.import_module("dalcore._demo")
+    except ModuleNotFoundError as exc:
+        if exc.name != "dalcore._demo":
+            raise  # the demo exists but something it imports is missing: show that
+        print("dalcore demo: the demo is not available in this version", file=sys.stderr)
+        return 1
+    status: int = demo.run(out=sys.stdout)
+    return status
+
+
+# -- the command table --------------------------------------------------------------------
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "plugins", "list installed stores, caches and loaders", _cmd_plugins, _configure_plugins
+    ),
+    Command("demo", "run a short tour of hybrids on the in-process backends", _cmd_demo),
+)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dalcore")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        from dalcore import __version__
+
+        return __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dalcore",
+        description="dalcore: hybrids (Python objects) kept in pluggable key-value stores.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log what dalcore and its plugins do"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        sub = commands.add_parser(command.name, help=command.help, description=command.help)
+        if command.configure is not None:
+            command.configure(sub)
+        sub.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except DalcoreError as exc:
+        print(f"dalcore {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # "dalcore plugins | head": the reader left; not worth a traceback. Point stdout at
+        # /dev/null so that flushing it at exit does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
