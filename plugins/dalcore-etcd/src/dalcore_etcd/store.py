@@ -1,0 +1,257 @@
+"""``etcd://``: dalcore's persistent store on an etcd v3 cluster.
+
+Every dalcore key is stored as ``<prefix><key>`` (the prefix comes from the URL path), its value
+as the bytes given, and its revision is etcd's ``mod_revision`` (cluster-wide, increasing).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from operator import attrgetter
+from typing import Any
+
+from pyetcd import etcdrpc
+
+from dalcore.api import (
+    Absent,
+    AssertionFailedError,
+    Check,
+    CorruptDataError,
+    Delete,
+    Entry,
+    Exists,
+    KeyNotFoundError,
+    Operation,
+    PersistentStore,
+    Put,
+    RevisionIs,
+    StoreLock,
+    UnsupportedError,
+    ValueIs,
+    WatchEvent,
+    WatchHandle,
+)
+from dalcore_etcd._client import Connection
+from dalcore_etcd._config import EtcdConfig
+from dalcore_etcd._lock import LeaseLock
+from dalcore_etcd._watch import PrefixWatch
+
+_RANGE = attrgetter("kv.Range")
+_PUT = attrgetter("kv.Put")
+_DELETE = attrgetter("kv.DeleteRange")
+_TXN = attrgetter("kv.Txn")
+
+_EQUAL = etcdrpc.Compare.EQUAL
+_GREATER = etcdrpc.Compare.GREATER
+_VERSION = etcdrpc.Compare.VERSION
+_MOD = etcdrpc.Compare.MOD
+_VALUE = etcdrpc.Compare.VALUE
+_RangeRequest = etcdrpc.RangeRequest
+_RequestOp = etcdrpc.RequestOp
+_TxnRequest = etcdrpc.TxnRequest
+# etcd reads "range_end = \0" as "every key from `key` on".
+_TO_THE_END = b"\0"
+
+
+def range_end(prefix: bytes) -> bytes:
+    """The smallest byte string above every key starting with ``prefix``.
+
+    UTF-8 never contains the byte 0xFF, so incrementing the last byte always works (computing it
+    on ``str`` could step into a surrogate, which has no UTF-8 form).
+    """
+    if not prefix:
+        return _TO_THE_END
+    return prefix[:-1] + bytes((prefix[-1] + 1,))
+
+
+def _compare(check: Check, key: bytes) -> Any:
+    if isinstance(check, ValueIs):
+        # etcd fails a value compare on a missing key, as ValueIs requires.
+        return etcdrpc.Compare(key=key, target=_VALUE, result=_EQUAL, value=bytes(check.value))
+    if isinstance(check, RevisionIs):
+        return etcdrpc.Compare(key=key, target=_MOD, result=_EQUAL, mod_revision=check.revision)
+    if isinstance(check, Exists):
+        return etcdrpc.Compare(key=key, target=_VERSION, result=_GREATER, version=0)
+    if isinstance(check, Absent):
+        return etcdrpc.Compare(key=key, target=_VERSION, result=_EQUAL, version=0)
+    raise TypeError(f"not a check: {check!r}")
+
+
+def _holds(check: Check, kv: Any) -> bool:
+    if isinstance(check, ValueIs):
+        return kv is not None and bytes(kv.value) == bytes(check.value)
+    if isinstance(check, RevisionIs):
+        return kv is not None and int(kv.mod_revision) == check.revision
+    if isinstance(check, Exists):
+        return kv is not None
+    return kv is None
+
+
+class EtcdStore(PersistentStore):
+    """A :class:`~dalcore.api.PersistentStore` on etcd v3 (gRPC), with watch and lease locks."""
+
+    capabilities = frozenset({"watch", "lock"})
+
+    def __init__(self, config: EtcdConfig) -> None:
+        self.config = config
+        self.endpoint = config.shown
+        self._conn = Connection(config)
+        self._prefix = config.prefix
+        self._cut = len(config.prefix.encode())
+        self._max_ops = config.max_txn_ops
+        self._watches: set[PrefixWatch] = set()
+        self._watches_lock = threading.Lock()
+
+    # -- key translation ----------------------------------------------------------------------
+
+    def _raw(self, key: str) -> bytes:
+        return (self._prefix + key).encode()
+
+    def _key(self, raw: bytes) -> str:
+        try:
+            return raw[self._cut :].decode()
+        except UnicodeDecodeError as exc:
+            raise CorruptDataError(repr(raw), f"etcd key is not UTF-8: {exc}") from None
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def get(self, key: str) -> Entry:
+        kvs = self._conn.unary(_RANGE, _RangeRequest(key=(self._prefix + key).encode()), key).kvs
+        if not kvs:
+            raise KeyNotFoundError(key)
+        kv = kvs[0]
+        return Entry(key, kv.value, kv.mod_revision)
+
+    def get_many(self, keys: Sequence[str]) -> list[Entry | None]:
+        if len(keys) <= 1:
+            if not keys:
+                return []
+            return [self._get_or_none(keys[0])]
+        result: list[Entry | None] = []
+        revision = 0  # later chunks read at the first chunk's revision: one consistent view
+        for start in range(0, len(keys), self._max_ops):
+            chunk = keys[start : start + self._max_ops]
+            ops = [
+                _RequestOp(request_range=_RangeRequest(key=self._raw(key), revision=revision))
+                for key in chunk
+            ]
+            response = self._conn.unary(_TXN, _TxnRequest(success=ops), chunk[0])
+            revision = revision or response.header.revision
+            for key, op in zip(chunk, response.responses, strict=True):
+                kvs = op.response_range.kvs
+                result.append(Entry(key, kvs[0].value, kvs[0].mod_revision) if kvs else None)
+        return result
+
+    def _get_or_none(self, key: str) -> Entry | None:
+        kvs = self._conn.unary(_RANGE, _RangeRequest(key=self._raw(key)), key).kvs
+        return Entry(key, kvs[0].value, kvs[0].mod_revision) if kvs else None
+
+    def exists(self, key: str) -> bool:
+        response = self._conn.unary(_RANGE, _RangeRequest(key=self._raw(key), count_only=True), key)
+        return int(response.count) > 0
+
+    def scan_page(
+        self, prefix: str, start_after: str | None, limit: int, keys_only: bool = False
+    ) -> list[Entry]:
+        if limit <= 0:
+            return []  # etcd reads limit=0 as "no limit"
+        low = self._raw(prefix)
+        high = range_end(low)
+        if start_after is not None and start_after >= prefix:
+            low = self._raw(start_after) + b"\0"  # the smallest key after start_after
+        request = _RangeRequest(
+            key=low or _TO_THE_END, range_end=high, limit=limit, keys_only=keys_only
+        )
+        kvs = self._conn.unary(_RANGE, request, prefix).kvs
+        key = self._key
+        if keys_only:
+            return [Entry(key(kv.key), b"", kv.mod_revision) for kv in kvs]
+        return [Entry(key(kv.key), kv.value, kv.mod_revision) for kv in kvs]
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def set(self, key: str, value: bytes) -> int:
+        request = etcdrpc.PutRequest(key=self._raw(key), value=bytes(value))
+        return int(self._conn.unary(_PUT, request, key).header.revision)
+
+    def delete(self, key: str) -> bool:
+        request = etcdrpc.DeleteRangeRequest(key=self._raw(key))
+        return int(self._conn.unary(_DELETE, request, key).deleted) > 0
+
+    def delete_prefix(self, prefix: str) -> int:
+        low = self._raw(prefix)
+        # One DeleteRange: atomic, and watchers see every key go in one revision.
+        request = etcdrpc.DeleteRangeRequest(key=low or _TO_THE_END, range_end=range_end(low))
+        return int(self._conn.unary(_DELETE, request, prefix).deleted)
+
+    def commit(self, operations: Sequence[Operation], checks: Sequence[Check] = ()) -> int:
+        # etcd refuses a Txn naming a key twice, and the contract says the last operation on a
+        # key wins: keep only that one.
+        last: dict[str, Operation] = {}
+        for op in operations:
+            last.pop(op.key, None)
+            last[op.key] = op
+        if len(last) > self._max_ops or len(checks) > self._max_ops:
+            raise UnsupportedError(
+                type(self).__name__,
+                f"transactions of more than {self._max_ops} operations or checks "
+                "(etcd --max-txn-ops; set max_txn_ops= in the URL if the server allows more)",
+            )
+        success = []
+        for op in last.values():
+            if isinstance(op, Put):
+                request = etcdrpc.PutRequest(key=self._raw(op.key), value=bytes(op.value))
+                success.append(_RequestOp(request_put=request))
+            elif isinstance(op, Delete):
+                request = etcdrpc.DeleteRangeRequest(key=self._raw(op.key))
+                success.append(_RequestOp(request_delete_range=request))
+            else:
+                raise TypeError(f"not an operation: {op!r}")
+        compare = [_compare(check, self._raw(check.key)) for check in checks]
+        # The failure branch reads the checked keys in the same Txn, so when a check fails we
+        # learn which ones from the very state etcd compared against, without another round trip.
+        checked = list(dict.fromkeys(check.key for check in checks))
+        failure = [_RequestOp(request_range=_RangeRequest(key=self._raw(key))) for key in checked]
+        first = next(iter(last), checked[0] if checked else None)
+        response = self._conn.unary(
+            _TXN, _TxnRequest(compare=compare, success=success, failure=failure), first
+        )
+        if not response.succeeded:
+            found: dict[str, Any] = {}
+            for key, op in zip(checked, response.responses, strict=True):
+                kvs = op.response_range.kvs
+                found[key] = kvs[0] if kvs else None
+            failed = [check for check in checks if not _holds(check, found.get(check.key))]
+            raise AssertionFailedError(failed or list(checks))
+        return int(response.header.revision)
+
+    # -- capabilities -------------------------------------------------------------------------
+
+    def watch(self, prefix: str, callback: Callable[[WatchEvent], None]) -> WatchHandle:
+        low = self._raw(prefix)
+        handle = PrefixWatch(
+            self._conn, low or _TO_THE_END, range_end(low), self._key, callback, self._forget
+        )
+        with self._watches_lock:
+            self._watches.add(handle)
+        try:
+            handle.start()
+        except BaseException:
+            self._forget(handle)
+            raise
+        return handle
+
+    def _forget(self, handle: PrefixWatch) -> None:
+        with self._watches_lock:
+            self._watches.discard(handle)
+
+    def lock(self, name: str, ttl: float) -> StoreLock:
+        return LeaseLock(self._conn, name, self._raw(name), ttl)
+
+    def close(self) -> None:
+        with self._watches_lock:
+            watches = list(self._watches)
+        for handle in watches:
+            handle.cancel()
+        self._conn.close()
