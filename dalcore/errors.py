@@ -118,6 +118,25 @@ class ValidationError(DalcoreError, ValueError):
         self.value = value
 
 
+class UnknownFieldError(DalcoreError, AttributeError):
+    """An attribute that is not a settable field of the hybrid was assigned."""
+
+    def __init__(self, owner: str, field: str, message: str) -> None:
+        super().__init__(f"{owner}.{field}: {message}")
+        self.owner = owner
+        self.field = field
+
+
+class AlreadyExistsError(DalcoreError):
+    """A new object was saved under a guid (or unique value) that is already stored."""
+
+    def __init__(self, owner: str, guid: str, key: str) -> None:
+        super().__init__(f"{owner} {guid!r} already exists (key {key!r})")
+        self.owner = owner
+        self.guid = guid
+        self.key = key
+
+
 class ObjectNotFoundError(KeyNotFoundError):
     """No stored object of this class has this guid."""
 

@@ -1,0 +1,198 @@
+"""Class attributes a hybrid gets for its relations, reverse relations and dynamics."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from dalcore import _objcache
+from dalcore._mutex import VolatileMutex
+from dalcore._runtime import runtime
+from dalcore._structures import Dynamic, Relation, make_check
+from dalcore.errors import DalcoreError, DefinitionError, DynamicError
+
+if TYPE_CHECKING:
+    from dalcore._dataobject import DataObject
+    from dalcore._lists import DataObjectList
+
+
+class RelationAttribute:
+    """``obj.<relation>``: the linked object, loaded on first read and kept on the instance."""
+
+    __slots__ = ("guid_field", "name", "owner", "relation")
+
+    def __init__(self, owner: type[DataObject], relation: Relation) -> None:
+        self.owner = owner
+        self.relation = relation
+        self.name = relation.name
+        self.guid_field = relation.name + "_guid"
+
+    def __get__(self, obj: DataObject | None, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        values = obj.__dict__
+        guid = values[self.guid_field]
+        if guid is None:
+            return None
+        linked = values["_related"].get(self.name)
+        if linked is not None and linked.guid == guid:
+            return linked
+        linked = self.owner._meta.target(self.name)(guid)
+        values["_related"][self.name] = linked
+        return linked
+
+
+class ReverseAttribute:
+    """``target.<reverse_name>``: the objects whose relation points at this one.
+
+    A list (lazily loaded, in one batch) or, for a one-to-one relation, a single object or None.
+    With ``guids`` it gives the guids instead, without loading any object.
+    """
+
+    __slots__ = ("guids", "relation", "source")
+
+    def __init__(self, source: type[DataObject], relation: Relation, guids: bool) -> None:
+        self.source = source
+        self.relation = relation
+        self.guids = guids
+
+    def __get__(self, obj: DataObject | None, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        from dalcore._lists import DataObjectList
+
+        found = _objcache.reverse_guids(runtime(), self.source, self.relation, obj.guid)
+        if self.relation.onetoone:
+            guid = found[0] if found else None
+            if self.guids or guid is None:
+                return guid
+            return self.source(guid)
+        if self.guids:
+            return found
+        result: DataObjectList = DataObjectList(self.source, found)
+        return result
+
+
+class DynamicAttribute:
+    """``obj.<dynamic>``: computed, type-checked and cached in the volatile cache."""
+
+    __slots__ = ("check", "dynamic", "loader", "owner", "pass_dynamic")
+
+    def __init__(
+        self, owner: type[DataObject], dynamic: Dynamic, loader: Callable[..., Any]
+    ) -> None:
+        self.owner = owner
+        self.dynamic = dynamic
+        self.loader = loader
+        self.check = make_check(owner.__name__, dynamic.name, dynamic.type)
+        self.pass_dynamic = _takes_argument(loader)
+
+    def __get__(self, obj: DataObject | None, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        dynamic = self.dynamic
+        if dynamic.timeout == 0:
+            return self.compute(obj)
+        rt = runtime()
+        key = _objcache.dynamic_key(rt, obj, dynamic.name)
+        cached = rt.cache.get(key)
+        if type(cached) is list:
+            return cached[0]
+        if dynamic.locked:
+            return self._locked(obj, rt, key)
+        started = time.monotonic()
+        value = self.compute(obj)
+        _objcache.fill_dynamic(rt, key, value, dynamic.timeout, started)
+        return value
+
+    def compute(self, obj: DataObject) -> Any:
+        """Run the loader once, with its failure turned into a DynamicError for this dynamic."""
+        dynamic = self.dynamic
+        try:
+            value = self.loader(obj, dynamic) if self.pass_dynamic else self.loader(obj)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            raise DynamicError(type(obj).__name__, obj.guid, dynamic.name, reason) from exc
+        try:
+            return self.check(value)
+        except (TypeError, ValueError) as exc:
+            raise DynamicError(
+                type(obj).__name__, obj.guid, dynamic.name, f"loader returned a bad value: {exc}"
+            ) from None
+
+    def _locked(self, obj: DataObject, rt: Any, key: str) -> Any:
+        """One computation across all processes; the others wait for its cached result."""
+        dynamic = self.dynamic
+        mutex = VolatileMutex(rt.cache, key, ttl=dynamic.lock_wait, wait=dynamic.lock_wait)
+        deadline = time.monotonic() + dynamic.lock_wait
+        pause = 0.001
+        phantom = 0
+        while True:
+            if mutex.try_acquire():
+                try:
+                    cached = rt.cache.get(key)  # the previous holder may have just filled it
+                    if type(cached) is list:
+                        return cached[0]
+                    started = time.monotonic()
+                    value = self.compute(obj)
+                    _objcache.fill_dynamic(rt, key, value, dynamic.timeout, started)
+                    return value
+                finally:
+                    mutex.release()
+            # add refused but nobody holds the mutex: the cache is dropping writes (server gone).
+            # Waiting would pile every caller up behind a lock that does not exist, so compute.
+            if not mutex.holder_present():
+                phantom += 1
+                if phantom >= 3:
+                    return self.compute(obj)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+            cached = rt.cache.get(key)
+            if type(cached) is list:
+                return cached[0]
+            if time.monotonic() > deadline:
+                raise DynamicError(
+                    type(obj).__name__,
+                    obj.guid,
+                    dynamic.name,
+                    f"timed out after {dynamic.lock_wait}s waiting for another process to compute it",
+                )
+
+
+def _takes_argument(loader: Callable[..., Any]) -> bool:
+    """Whether a ``_<name>`` method / loader takes the Dynamic besides the object."""
+    try:
+        parameters = list(inspect.signature(loader).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [
+        p
+        for p in parameters
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in parameters)
+
+
+def resolve_loader(owner: type, dynamic: Dynamic) -> Callable[..., Any]:
+    """The ``_<name>`` method, else a loader plugin's function; DefinitionError when neither."""
+    method = getattr(owner, "_" + dynamic.name, None)
+    if callable(method):
+        return method  # type: ignore[no-any-return]
+    from dalcore._plugins import plugin_manager
+
+    try:
+        loader = plugin_manager().hook.dalcore_dynamic_loader(hybrid=owner, dynamic=dynamic)
+    except DalcoreError:
+        raise
+    except Exception as exc:
+        raise DefinitionError(
+            f"{owner.__name__}.{dynamic.name}: a loader plugin failed: {exc}"
+        ) from exc
+    if loader is None:
+        raise DefinitionError(
+            f"{owner.__name__}.{dynamic.name}: dynamic has no method _{dynamic.name} "
+            "and no installed loader plugin provides it"
+        )
+    return loader  # type: ignore[no-any-return]

@@ -1,0 +1,83 @@
+"""A lazy list of hybrids: guids first, objects loaded in one batch when first needed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, overload
+
+from dalcore import _objcache
+from dalcore._runtime import runtime
+
+if TYPE_CHECKING:
+    from dalcore._dataobject import DataObject
+
+
+class DataObjectList(Sequence[Any]):
+    """Objects of ``hybrid`` with the given guids, in that order.
+
+    ``len()`` and :attr:`guids` never load anything. The first access to the objects loads
+    them all with one cache round trip and at most one store round trip; objects deleted since
+    the guids were found are skipped, not raised.
+    """
+
+    __slots__ = ("_guids", "_hybrid", "_objects")
+
+    def __init__(self, hybrid: type[DataObject], guids: Sequence[str]) -> None:
+        self._hybrid = hybrid
+        self._guids = list(guids)
+        self._objects: list[DataObject] | None = None
+
+    @property
+    def hybrid(self) -> type[DataObject]:
+        return self._hybrid
+
+    @property
+    def guids(self) -> list[str]:
+        """The guids (before loading; objects deleted meanwhile are still listed here)."""
+        return list(self._guids)
+
+    def _load(self) -> list[DataObject]:
+        objects = self._objects
+        if objects is None:
+            hybrid = self._hybrid._replacement()
+            found = _objcache.read_many(runtime(), hybrid._meta, self._guids)
+            objects = []
+            for item in found:
+                if item is not None:
+                    obj = object.__new__(hybrid)
+                    _objcache.populate(obj, *item)
+                    objects.append(obj)
+            self._objects = objects
+        return objects
+
+    def __len__(self) -> int:
+        if self._objects is not None:
+            return len(self._objects)
+        return len(self._guids)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._load())
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        return self._load()[index]
+
+    def __contains__(self, item: object) -> bool:
+        guid = getattr(item, "guid", None)
+        return guid in self._guids and isinstance(item, self._hybrid)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, DataObjectList):
+            return self._load() == other._load()
+        if isinstance(other, list):
+            return self._load() == other
+        return NotImplemented
+
+    def __hash__(self) -> int:  # mutable-ish container: not hashable, like list
+        raise TypeError("DataObjectList is not hashable")
+
+    def __repr__(self) -> str:
+        return f"<DataObjectList of {len(self._guids)} {self._hybrid.__name__}>"

@@ -1,0 +1,210 @@
+"""Key layout, document decoding, and the protocol that keeps cached objects from going stale.
+
+Layout in the persistent store (``ns`` is the configured namespace)::
+
+    ns/<path>/<guid>                               the object, one JSON document
+    ns/.rel/<path>/<relation>/<target>/<guid>      reverse index: <guid> links to <target>
+    ns/.rel/<path>/<relation>/<target>             the same for a one-to-one relation (value: guid)
+    ns/.links/<target path>/<target>               touched by every save that links to <target>
+
+A path starting with ``/`` is absolute (``/pod_managers/<uuid>``, as Valence laid it out).
+
+The volatile cache holds ``o:<key>`` -> ``[revision, document, stale]`` and
+``d:<key>:<dynamic>`` -> ``[value]``. The rule that keeps a slow load from putting an old
+version back after a concurrent save (the original DAL's worst bug):
+
+* a load fills the cache only with ``add`` (never overwriting anything), and only if its store
+  read is less than ``FILL_MARGIN`` seconds old;
+* a save or delete, after its commit, *sets* a ``HOLD`` marker living ``HOLD_SECONDS``.
+
+A load that read the old version before the commit either finds the marker (its ``add`` fails)
+or took longer than the margin and skips filling, since the marker outlives the margin even
+with memcached's whole-second TTLs. Concurrent savers all write the same marker, so their order
+does not matter. What remains is a cache that loses the marker within that second (a memcached
+restart); the memcached plugin flushes a server that comes back for exactly that reason.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from dalcore.api import NO_VALUE
+from dalcore.errors import CorruptDataError
+
+if TYPE_CHECKING:
+    from dalcore._dataobject import DataObject, HybridMeta
+    from dalcore._runtime import Runtime
+    from dalcore._structures import Relation
+
+HOLD = "__dalcore_hold__"
+HOLD_SECONDS = 3.0
+FILL_MARGIN = 1.0
+
+Document = dict[str, Any]
+
+
+def prefix(rt: Runtime, meta: HybridMeta) -> str:
+    """``ns/<path>/`` for objects of ``meta`` (cached per configuration)."""
+    cached = meta.prefix_cache
+    if cached is not None and cached[0] is rt:
+        return cached[1]
+    if meta.path.startswith("/"):
+        value = meta.path.rstrip("/") + "/"
+    else:
+        value = f"{rt.namespace}/{meta.keyspace}/" if rt.namespace else f"{meta.keyspace}/"
+    meta.prefix_cache = (rt, value)
+    return value
+
+
+def _internal(rt: Runtime, area: str) -> str:
+    return f"{rt.namespace}/{area}/" if rt.namespace else f"{area}/"
+
+
+def reverse_prefix(rt: Runtime, source: HybridMeta, relation: Relation, target_guid: str) -> str:
+    base = f"{_internal(rt, '.rel')}{source.keyspace}/{relation.name}/{target_guid}"
+    return base if relation.onetoone else base + "/"
+
+
+def reverse_key(
+    rt: Runtime, source: HybridMeta, relation: Relation, target_guid: str, guid: str
+) -> str:
+    base = reverse_prefix(rt, source, relation, target_guid)
+    return base if relation.onetoone else base + guid
+
+
+def link_marker(rt: Runtime, target: HybridMeta, target_guid: str) -> str:
+    return f"{_internal(rt, '.links')}{target.keyspace}/{target_guid}"
+
+
+def dynamic_key(rt: Runtime, obj: DataObject, name: str) -> str:
+    return f"d:{prefix(rt, obj._meta)}{obj.guid}:{name}"
+
+
+def reverse_guids(rt: Runtime, source: type[DataObject], relation: Relation, guid: str) -> list[str]:
+    """Guids of the ``source`` objects whose ``relation`` points at ``guid`` (one scan)."""
+    meta = source._meta
+    base = reverse_prefix(rt, meta, relation, guid)
+    if relation.onetoone:
+        entry = rt.store.get_many([base])[0]
+        return [] if entry is None else [entry.value.decode()]
+    cut = len(base)
+    return [key[cut:] for key in rt.store.keys(base)]
+
+
+# -- documents ------------------------------------------------------------------------------
+
+
+def encode(doc: Document) -> bytes:
+    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+
+
+def decode(meta: HybridMeta, key: str, guid: str, raw: bytes) -> tuple[Document, bool]:
+    """The validated document stored under ``key``, and whether it needs rewriting (upgrade).
+
+    Missing fields get their defaults and undeclared ones are dropped (both mark it stale);
+    anything that is not a JSON object with well-typed fields is a CorruptDataError naming the
+    key and the field, so a half-built object never exists.
+    """
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise CorruptDataError(key, f"not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise CorruptDataError(key, f"expected a JSON object, found {type(data).__name__}")
+    doc: Document = {"guid": guid}
+    stale = False
+    for name, check in meta.checks.items():
+        if name in data:
+            try:
+                doc[name] = check(data[name])
+            except (TypeError, ValueError) as exc:
+                raise CorruptDataError(key, str(exc), field=name) from None
+        else:
+            doc[name] = meta.properties[name].fresh_default() if name in meta.properties else None
+            stale = True
+    for name in data:
+        if name != "guid" and name not in meta.checks:
+            stale = True
+    return doc, stale
+
+
+# -- loading --------------------------------------------------------------------------------
+
+
+def populate(obj: DataObject, revision: int, doc: Document, stale: bool) -> None:
+    """Fill an instance from a (shared, never mutated) document."""
+    values = obj.__dict__
+    values.update(doc)
+    for name in obj._meta.mutable:
+        value = doc[name]
+        if value is not None:
+            values[name] = copy.deepcopy(value)
+    values["_rev"] = revision
+    values["_orig"] = doc
+    values["_stale"] = stale
+    values["_related"] = {}
+
+
+def read(rt: Runtime, meta: HybridMeta, guid: str) -> tuple[int, Document, bool] | None:
+    """The object's revision, document and staleness: from the cache, else from the store."""
+    key = prefix(rt, meta) + guid
+    cached = rt.cache.get("o:" + key)
+    if type(cached) is list:
+        return cached[0], cached[1], cached[2]
+    started = time.monotonic()
+    entry = rt.store.get_many([key])[0]
+    if entry is None:
+        return None
+    doc, stale = decode(meta, key, guid, entry.value)
+    if time.monotonic() - started < FILL_MARGIN:
+        rt.cache.add("o:" + key, [entry.revision, doc, stale], rt.object_ttl)
+    return entry.revision, doc, stale
+
+
+def read_many(
+    rt: Runtime, meta: HybridMeta, guids: Sequence[str]
+) -> list[tuple[int, Document, bool] | None]:
+    """Like :func:`read` for many objects: one cache round trip, one store round trip."""
+    base = prefix(rt, meta)
+    keys = [base + guid for guid in guids]
+    cached = rt.cache.get_many(["o:" + key for key in keys])
+    result: list[tuple[int, Document, bool] | None] = [None] * len(keys)
+    missing: list[int] = []
+    for index, item in enumerate(cached):
+        if type(item) is list:
+            result[index] = (item[0], item[1], item[2])
+        else:
+            missing.append(index)
+    if not missing:
+        return result
+    started = time.monotonic()
+    entries = rt.store.get_many([keys[index] for index in missing])
+    fresh = time.monotonic() - started < FILL_MARGIN
+    for index, entry in zip(missing, entries):
+        if entry is None:
+            continue
+        doc, stale = decode(meta, keys[index], guids[index], entry.value)
+        result[index] = (entry.revision, doc, stale)
+        if fresh:
+            rt.cache.add("o:" + keys[index], [entry.revision, doc, stale], rt.object_ttl)
+    return result
+
+
+def hold(rt: Runtime, keys: Sequence[str]) -> None:
+    """After a commit changed or removed these objects: block refills for a while."""
+    if keys:
+        rt.cache.set_many({"o:" + key: HOLD for key in keys}, HOLD_SECONDS)
+
+
+def fill_dynamic(rt: Runtime, key: str, value: Any, timeout: float, started: float) -> None:
+    if time.monotonic() - started < max(timeout, FILL_MARGIN):
+        rt.cache.set(key, [value], timeout)
+
+
+def is_hit(value: Any) -> bool:
+    return value is not NO_VALUE and type(value) is list

@@ -1,0 +1,165 @@
+"""Which stores dalcore uses: chosen in code, by environment variables or by a config file.
+
+Precedence: arguments to :func:`configure` > ``DALCORE_PERSISTENT`` / ``DALCORE_VOLATILE`` /
+``DALCORE_NAMESPACE`` / ``DALCORE_HYBRIDS`` > the ``[dalcore]`` table of the file named by
+``DALCORE_CONFIG`` (default ``./dalcore.toml`` when it exists) > the embedded default: an SQLite
+file ``dalcore.db`` in the working directory and an in-process cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import pkgutil
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from dalcore._plugins import open_persistent, open_volatile, plugin_manager
+from dalcore.api import PersistentStore, VolatileCache
+from dalcore.errors import ConfigurationError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+DEFAULT_PERSISTENT = "sqlite://dalcore.db"
+DEFAULT_VOLATILE = "memory://"
+DEFAULT_NAMESPACE = "dalcore"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    persistent: str = DEFAULT_PERSISTENT
+    volatile: str = DEFAULT_VOLATILE
+    namespace: str = DEFAULT_NAMESPACE
+    hybrids: tuple[str, ...] = ()
+    #: Seconds a whole object stays in the volatile cache (invalidation keeps it correct;
+    #: the TTL only bounds memory and the reach of a cache that lost an invalidation).
+    object_ttl: float = 600.0
+
+
+def load_settings(config_file: str | None = None) -> Settings:
+    """Settings from the config file and the environment (no arguments given in code)."""
+    values: dict[str, Any] = {}
+    path = config_file or os.environ.get("DALCORE_CONFIG")
+    if path is None and os.path.exists("dalcore.toml"):
+        path = "dalcore.toml"
+    if path is not None:
+        values.update(_read_config(path))
+    for field in ("persistent", "volatile", "namespace", "hybrids"):
+        env = os.environ.get(f"DALCORE_{field.upper()}")
+        if env:
+            values[field] = env
+    if isinstance(values.get("hybrids"), str):
+        values["hybrids"] = tuple(p.strip() for p in values["hybrids"].split(",") if p.strip())
+    elif "hybrids" in values:
+        values["hybrids"] = tuple(values["hybrids"])
+    return Settings(**values)
+
+
+def _read_config(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            document = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read dalcore config {path!r}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"dalcore config {path!r} is not valid TOML: {exc}") from None
+    table = document.get("dalcore", {})
+    known = {field.name for field in dataclasses.fields(Settings)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigurationError(
+            f"dalcore config {path!r}: unknown settings {unknown}; known: {sorted(known)}"
+        )
+    return dict(table)
+
+
+class Runtime:
+    """The stores in use and the namespace all keys live under."""
+
+    def __init__(
+        self,
+        store: PersistentStore,
+        cache: VolatileCache,
+        namespace: str,
+        object_ttl: float,
+    ) -> None:
+        if "/" in namespace.strip("/"):
+            raise ConfigurationError(f"namespace must be one path segment: {namespace!r}")
+        self.store = store
+        self.cache = cache
+        self.namespace = namespace.strip("/")
+        self.object_ttl = object_ttl
+        hook = plugin_manager().hook
+        # Hooks with no implementation are skipped on the hot path.
+        self.before_save = hook.dalcore_before_save if hook.dalcore_before_save.get_hookimpls() else None
+        self.after_save = hook.dalcore_after_save if hook.dalcore_after_save.get_hookimpls() else None
+        self.after_delete = (
+            hook.dalcore_after_delete if hook.dalcore_after_delete.get_hookimpls() else None
+        )
+
+    def close(self) -> None:
+        self.store.close()
+        self.cache.close()
+
+
+_lock = threading.Lock()
+_current: Runtime | None = None
+
+
+def configure(
+    persistent: str | PersistentStore | None = None,
+    volatile: str | VolatileCache | None = None,
+    namespace: str | None = None,
+    hybrids: Sequence[str] | None = None,
+    config_file: str | None = None,
+    object_ttl: float | None = None,
+) -> Runtime:
+    """Choose the stores (URLs or ready instances); anything not given comes from the settings.
+
+    Replaces (and closes) a previous configuration. ``hybrids`` names packages whose modules
+    are imported so that their hybrids exist (one hybrid per module, as the original DAL did).
+    """
+    global _current
+    settings = load_settings(config_file)
+    store = persistent if persistent is not None else settings.persistent
+    cache = volatile if volatile is not None else settings.volatile
+    runtime = Runtime(
+        store if isinstance(store, PersistentStore) else open_persistent(store),
+        cache if isinstance(cache, VolatileCache) else open_volatile(cache),
+        namespace if namespace is not None else settings.namespace,
+        object_ttl if object_ttl is not None else settings.object_ttl,
+    )
+    for package in hybrids if hybrids is not None else settings.hybrids:
+        import_hybrids(package)
+    with _lock:
+        previous, _current = _current, runtime
+    if previous is not None:
+        previous.close()
+    return runtime
+
+
+def runtime() -> Runtime:
+    """The current configuration, set up from the settings on first use."""
+    current = _current
+    if current is None:
+        with _lock:
+            current = _current
+        if current is None:
+            current = configure()
+    return current
+
+
+def import_hybrids(package: str) -> None:
+    """Import ``package`` and every module in it, so the hybrids they define are registered."""
+    try:
+        module = importlib.import_module(package)
+    except ImportError as exc:
+        raise ConfigurationError(f"cannot import hybrids package {package!r}: {exc}") from exc
+    for info in pkgutil.walk_packages(getattr(module, "__path__", []), package + "."):
+        importlib.import_module(info.name)
