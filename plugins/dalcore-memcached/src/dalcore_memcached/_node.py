@@ -1,0 +1,227 @@
+"""One memcached server: its connection pool, its health, and what it missed while away.
+
+A server that fails (refused, reset, timed out, or a reply that makes no sense) is marked down.
+While down, its keys are misses and writes to them are dropped, without touching the network.
+Every key whose invalidation (delete, incr, a set that may still land) did not reach it is
+remembered as *dirty*. After ``retry_interval`` one caller tries it again: it first deletes the
+dirty keys (or flushes the server, when too many piled up or a ``clear()`` was missed), and only
+when that succeeded is the server used again. So a value that was current when the server went
+away but was changed meanwhile is never read back after a network blip.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable
+from typing import Final, NamedTuple, TypeVar
+
+from pymemcache.client.base import PooledClient
+from pymemcache.exceptions import (
+    MemcacheClientError,
+    MemcacheServerError,
+    MemcacheUnexpectedCloseError,
+)
+
+from dalcore_memcached._codec import WARN_INTERVAL, JsonSerde
+
+log = logging.getLogger("dalcore.memcached")
+
+T = TypeVar("T")
+
+#: Log at most one "server down" warning per server per this many seconds.
+DOWN_WARN_INTERVAL: Final = WARN_INTERVAL
+
+
+class Options(NamedTuple):
+    """Connection settings shared by every server of one cache (see docs/memcached.md)."""
+
+    timeout: float = 0.5
+    connect_timeout: float = 0.5
+    max_pool_size: int | None = None
+    pool_idle_timeout: int = 0
+    retry_interval: float = 1.0
+    max_dirty_keys: int = 10_000
+
+
+class Unavailable(Exception):
+    """Internal: the server could not do it; the caller degrades (never leaves this package)."""
+
+
+def answered(exc: BaseException) -> bool:
+    """True when the server itself replied with an error, so the connection is still sound.
+
+    ``MemcacheUnexpectedCloseError`` subclasses ``MemcacheServerError`` but means the connection
+    died, hence the first test.
+    """
+    if isinstance(exc, MemcacheUnexpectedCloseError):
+        return False
+    return isinstance(exc, MemcacheServerError | MemcacheClientError)
+
+
+class Node:
+    """A server and its state. Thread-safe; the fast path (server up) takes no lock."""
+
+    def __init__(self, host: str, port: int, options: Options, serde: JsonSerde) -> None:
+        self.name = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+        self.options = options
+        self.client = PooledClient(
+            (host, port),
+            serde=serde,
+            connect_timeout=options.connect_timeout,
+            timeout=options.timeout,
+            no_delay=True,
+            max_pool_size=options.max_pool_size,
+            pool_idle_timeout=options.pool_idle_timeout,
+            # Every command waits for its reply unless it passes noreply itself (none does).
+            default_noreply=False,
+        )
+        #: Read without the lock on every call; only written under it.
+        self.up = True
+        self._lock = threading.Lock()
+        self._retry_at = 0.0
+        self._recovering = False
+        self._dirty: set[bytes] = set()
+        self._flush = False
+        self._last_warning = -math.inf
+        self._suppressed = 0
+        #: How many times this server was brought back (for tests and monitoring).
+        self.recoveries = 0
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    def call(
+        self, what: str, func: Callable[[], T], dirty: Collection[bytes] = (), strict: bool = False
+    ) -> T:
+        """Run ``func`` against this server; :class:`Unavailable` if it cannot.
+
+        ``dirty`` are the keys that may be left stale if this call fails (the keys it
+        invalidates, or sets that may still land after a timeout). A ``strict`` call is one
+        whose effect matters (an invalidation): any failure of it takes the server down so that
+        the recovery redoes it, even an error the server answered or a full connection pool;
+        and when it is skipped because the server is down, its keys are remembered too.
+        """
+        # defer() re-checks under the lock: False means the server came back meanwhile.
+        if not self.up and not self._recover() and not (strict and dirty and not self.defer(dirty)):
+            raise Unavailable(self.name)
+        try:
+            return func()
+        except RuntimeError as exc:
+            # pymemcache's pool refusing to grow past max_pool_size: nothing reached the server.
+            if strict:
+                self._went_down(what, exc, dirty)
+            else:
+                self._warn(f"{what}: connection pool full ({exc})")
+            raise Unavailable(self.name) from exc
+        except Exception as exc:
+            if answered(exc) and not strict:
+                self._warn(f"{what}: the server refused it: {exc}")
+            else:
+                self._went_down(what, exc, dirty)
+            raise Unavailable(self.name) from exc
+
+    def defer(self, keys: Iterable[bytes]) -> bool:
+        """Remember ``keys`` for the recovery if the server is down; False when it is up."""
+        with self._lock:
+            if self.up:
+                return False
+            self._add_dirty(keys)
+            return True
+
+    def defer_flush(self) -> bool:
+        """Have the recovery flush the server (a ``clear()`` it missed); False when it is up."""
+        with self._lock:
+            if self.up:
+                return False
+            self._flush = True
+            self._dirty.clear()
+            return True
+
+    def _add_dirty(self, keys: Iterable[bytes]) -> None:
+        # Caller holds the lock.
+        if self._flush:
+            return
+        self._dirty.update(keys)
+        if len(self._dirty) > self.options.max_dirty_keys:
+            self._flush = True
+            self._dirty.clear()
+
+    def _went_down(self, what: str, exc: BaseException, dirty: Iterable[bytes]) -> None:
+        with self._lock:
+            self._add_dirty(dirty)
+            self.up = False
+            self._retry_at = time.monotonic() + self.options.retry_interval
+        self._warn(f"{what} failed ({type(exc).__name__}: {exc}); its keys are misses until back")
+
+    # -- coming back ---------------------------------------------------------------------------
+
+    def _recover(self) -> bool:
+        """Try to bring the server back if it is time; True when it is usable now."""
+        now = time.monotonic()
+        with self._lock:
+            if self.up:
+                return True
+            if self._recovering or now < self._retry_at:
+                return False
+            self._recovering = True
+        try:
+            cleaned = self._clean_until_settled()
+        except Exception as exc:
+            with self._lock:
+                self._recovering = False
+                self._retry_at = time.monotonic() + self.options.retry_interval
+            self._warn(f"still unavailable ({type(exc).__name__}: {exc})")
+            return False
+        log.warning("memcached %s is back and used again (%s)", self.name, cleaned)
+        return True
+
+    def _clean_until_settled(self) -> str:
+        """Delete the dirty keys (or flush) until no more arrive, then mark the server up.
+
+        Writers that find the server down keep adding dirty keys until the very moment it is
+        marked up, under the same lock, so none is lost between the last clean-up and the flip.
+        """
+        done: list[str] = []
+        while True:
+            with self._lock:
+                flush, keys = self._flush, list(self._dirty)
+                if not flush and not keys and done:
+                    self.up = True
+                    self._recovering = False
+                    self.recoveries += 1
+                    return ", ".join(done)
+                self._flush = False
+                self._dirty.clear()
+            try:
+                if flush:
+                    self.client.flush_all(noreply=False)
+                    done.append("flushed")
+                elif keys:
+                    self.client.delete_many(keys, noreply=False)
+                    done.append(f"invalidated {len(keys)} keys")
+                else:
+                    self.client.version()
+                    done.append("nothing to invalidate")
+            except Exception:
+                with self._lock:
+                    self._flush = self._flush or flush
+                    self._add_dirty(keys)
+                raise
+
+    # -- logging -------------------------------------------------------------------------------
+
+    def _warn(self, message: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last_warning < DOWN_WARN_INTERVAL:
+                self._suppressed += 1
+                return
+            self._last_warning = now
+            suppressed, self._suppressed = self._suppressed, 0
+        more = f" ({suppressed} similar messages suppressed)" if suppressed else ""
+        log.warning("memcached %s: %s%s", self.name, message, more)
+
+    def close(self) -> None:
+        self.client.close()
