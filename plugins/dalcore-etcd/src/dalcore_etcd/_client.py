@@ -41,6 +41,13 @@ _UNAVAILABLE = frozenset(
     }
 )
 
+# Server limits a transaction can run into, and the etcd flag that raises each.
+_HINTS = {
+    "too many operations": " (the server's --max-txn-ops limits a commit's operations and checks)",
+    "too large": " (the server's --max-request-bytes limits a request, 1.5 MiB by default)",
+    "larger than max": " (the server's --max-request-bytes limits a request, 1.5 MiB by default)",
+}
+
 _CHANNEL_OPTIONS = [
     # A member that comes back is used again within a second, not after gRPC's 2-minute backoff.
     ("grpc.initial_reconnect_backoff_ms", 100),
@@ -230,7 +237,11 @@ class Connection:
         if code in _UNAVAILABLE:
             return StoreUnavailableError(member.endpoint, describe(exc))
         about = f" for key {key!r}" if key is not None else ""
-        return StoreError(f"etcd at {member.endpoint} refused the request{about}: {describe(exc)}")
+        details = exc.details() or ""
+        hint = next((text for marker, text in _HINTS.items() if marker in details), "")
+        return StoreError(
+            f"etcd at {member.endpoint} refused the request{about}: {describe(exc)}{hint}"
+        )
 
     # -- authentication -----------------------------------------------------------------------
 

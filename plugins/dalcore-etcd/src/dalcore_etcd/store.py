@@ -9,30 +9,22 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from operator import attrgetter
-from typing import Any
 
 from pyetcd import etcdrpc
 
 from dalcore.api import (
-    Absent,
-    AssertionFailedError,
     Check,
     CorruptDataError,
-    Delete,
     Entry,
-    Exists,
     KeyNotFoundError,
     Operation,
     PersistentStore,
-    Put,
-    RevisionIs,
     StoreLock,
-    UnsupportedError,
-    ValueIs,
     WatchEvent,
     WatchHandle,
 )
 from dalcore_etcd._client import Connection
+from dalcore_etcd._commit import commit
 from dalcore_etcd._config import EtcdConfig
 from dalcore_etcd._lock import LeaseLock
 from dalcore_etcd._watch import PrefixWatch
@@ -65,29 +57,6 @@ def range_end(prefix: bytes) -> bytes:
     return prefix[:-1] + bytes((prefix[-1] + 1,))
 
 
-def _compare(check: Check, key: bytes) -> Any:
-    if isinstance(check, ValueIs):
-        # etcd fails a value compare on a missing key, as ValueIs requires.
-        return etcdrpc.Compare(key=key, target=_VALUE, result=_EQUAL, value=bytes(check.value))
-    if isinstance(check, RevisionIs):
-        return etcdrpc.Compare(key=key, target=_MOD, result=_EQUAL, mod_revision=check.revision)
-    if isinstance(check, Exists):
-        return etcdrpc.Compare(key=key, target=_VERSION, result=_GREATER, version=0)
-    if isinstance(check, Absent):
-        return etcdrpc.Compare(key=key, target=_VERSION, result=_EQUAL, version=0)
-    raise TypeError(f"not a check: {check!r}")
-
-
-def _holds(check: Check, kv: Any) -> bool:
-    if isinstance(check, ValueIs):
-        return kv is not None and bytes(kv.value) == bytes(check.value)
-    if isinstance(check, RevisionIs):
-        return kv is not None and int(kv.mod_revision) == check.revision
-    if isinstance(check, Exists):
-        return kv is not None
-    return kv is None
-
-
 class EtcdStore(PersistentStore):
     """A :class:`~dalcore.api.PersistentStore` on etcd v3 (gRPC), with watch and lease locks."""
 
@@ -98,7 +67,12 @@ class EtcdStore(PersistentStore):
         self.endpoint = config.shown
         self._conn = Connection(config)
         self._prefix = config.prefix
-        self._cut = len(config.prefix.encode())
+        raw_prefix = config.prefix.encode()
+        self._cut = len(raw_prefix)
+        # Dalcore keys are non-empty and contain no NUL, so nothing of theirs sorts below
+        # <prefix>\x01: the whole-store range starts there and the commit marker lives below.
+        self._all = raw_prefix + b"\x01"
+        self._marker = raw_prefix + b"\x00dalcore-commit-marker"
         self._max_ops = config.max_txn_ops
         self._watches: set[PrefixWatch] = set()
         self._watches_lock = threading.Lock()
@@ -107,6 +81,10 @@ class EtcdStore(PersistentStore):
 
     def _raw(self, key: str) -> bytes:
         return (self._prefix + key).encode()
+
+    def _low(self, prefix: str) -> bytes:
+        """Where the keys under ``prefix`` start."""
+        return self._raw(prefix) if prefix else self._all
 
     def _key(self, raw: bytes) -> str:
         try:
@@ -156,13 +134,11 @@ class EtcdStore(PersistentStore):
     ) -> list[Entry]:
         if limit <= 0:
             return []  # etcd reads limit=0 as "no limit"
-        low = self._raw(prefix)
-        high = range_end(low)
+        low = self._low(prefix)
+        high = range_end(self._raw(prefix))
         if start_after is not None and start_after >= prefix:
             low = self._raw(start_after) + b"\0"  # the smallest key after start_after
-        request = _RangeRequest(
-            key=low or _TO_THE_END, range_end=high, limit=limit, keys_only=keys_only
-        )
+        request = _RangeRequest(key=low, range_end=high, limit=limit, keys_only=keys_only)
         kvs = self._conn.unary(_RANGE, request, prefix).kvs
         key = self._key
         if keys_only:
@@ -180,58 +156,25 @@ class EtcdStore(PersistentStore):
         return int(self._conn.unary(_DELETE, request, key).deleted) > 0
 
     def delete_prefix(self, prefix: str) -> int:
-        low = self._raw(prefix)
         # One DeleteRange: atomic, and watchers see every key go in one revision.
-        request = etcdrpc.DeleteRangeRequest(key=low or _TO_THE_END, range_end=range_end(low))
+        request = etcdrpc.DeleteRangeRequest(
+            key=self._low(prefix), range_end=range_end(self._raw(prefix))
+        )
         return int(self._conn.unary(_DELETE, request, prefix).deleted)
 
     def commit(self, operations: Sequence[Operation], checks: Sequence[Check] = ()) -> int:
-        # etcd refuses a Txn naming a key twice, and the contract says the last operation on a
-        # key wins: keep only that one.
-        last: dict[str, Operation] = {}
-        for op in operations:
-            last.pop(op.key, None)
-            last[op.key] = op
-        if len(last) > self._max_ops or len(checks) > self._max_ops:
-            raise UnsupportedError(
-                type(self).__name__,
-                f"transactions of more than {self._max_ops} operations or checks "
-                "(etcd --max-txn-ops; set max_txn_ops= in the URL if the server allows more)",
-            )
-        success = []
-        for op in last.values():
-            if isinstance(op, Put):
-                request = etcdrpc.PutRequest(key=self._raw(op.key), value=bytes(op.value))
-                success.append(_RequestOp(request_put=request))
-            elif isinstance(op, Delete):
-                request = etcdrpc.DeleteRangeRequest(key=self._raw(op.key))
-                success.append(_RequestOp(request_delete_range=request))
-            else:
-                raise TypeError(f"not an operation: {op!r}")
-        compare = [_compare(check, self._raw(check.key)) for check in checks]
-        # The failure branch reads the checked keys in the same Txn, so when a check fails we
-        # learn which ones from the very state etcd compared against, without another round trip.
-        checked = list(dict.fromkeys(check.key for check in checks))
-        failure = [_RequestOp(request_range=_RangeRequest(key=self._raw(key))) for key in checked]
-        first = next(iter(last), checked[0] if checked else None)
-        response = self._conn.unary(
-            _TXN, _TxnRequest(compare=compare, success=success, failure=failure), first
-        )
-        if not response.succeeded:
-            found: dict[str, Any] = {}
-            for key, op in zip(checked, response.responses, strict=True):
-                kvs = op.response_range.kvs
-                found[key] = kvs[0] if kvs else None
-            failed = [check for check in checks if not _holds(check, found.get(check.key))]
-            raise AssertionFailedError(failed or list(checks))
-        return int(response.header.revision)
+        return commit(self._conn, self._raw, self._marker, operations, checks)
 
     # -- capabilities -------------------------------------------------------------------------
 
     def watch(self, prefix: str, callback: Callable[[WatchEvent], None]) -> WatchHandle:
-        low = self._raw(prefix)
         handle = PrefixWatch(
-            self._conn, low or _TO_THE_END, range_end(low), self._key, callback, self._forget
+            self._conn,
+            self._low(prefix),
+            range_end(self._raw(prefix)),
+            self._key,
+            callback,
+            self._forget,
         )
         with self._watches_lock:
             self._watches.add(handle)
