@@ -43,15 +43,18 @@ def encode(value: Any) -> bytes:
 def exptime(ttl: float | None, now: float | None = None) -> int:
     """The memcached exptime for a TTL in seconds (None: never expires).
 
-    memcached counts whole seconds, so a fraction rounds up (0.2 s lives ~1 s rather than not at
-    all). Beyond 30 days it wants an absolute Unix time, computed here from this machine's clock.
-    A TTL of zero or less means already expired, which memcached spells as a negative exptime.
+    memcached's clock ticks once a second, so an item stored with exptime N lives between N-1
+    and N seconds. Sending ``ceil(ttl) + 1`` makes every entry live at least ``ttl`` and at most
+    ``ttl + 2`` seconds: a sub-second TTL is not lost at the next tick, and a lock taken for 5 s
+    is not gone after 4.01. Beyond 30 days memcached wants an absolute Unix time instead,
+    computed here from this machine's clock. A TTL of zero or less means already expired, which
+    memcached spells as a negative exptime.
     """
     if ttl is None:
         return 0
     if ttl <= 0:
         return -1
-    seconds = math.ceil(ttl)
+    seconds = math.ceil(ttl) + 1
     if seconds <= MAX_RELATIVE_EXPTIME:
         return seconds
     return int(time.time() if now is None else now) + seconds

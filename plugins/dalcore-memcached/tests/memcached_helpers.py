@@ -1,0 +1,40 @@
+"""Helpers for the plugin's tests: real memcached servers and raw access to them.
+
+A module of its own (not conftest) so tests can import it under a name no other suite uses.
+"""
+
+from __future__ import annotations
+
+from pymemcache.client.base import Client
+
+from dalcore.testing import ServerProcess, free_port, require_binary
+
+
+def memcached_server(port: int | None = None) -> ServerProcess:
+    """A (not yet started) memcached on a free loopback port, 16 MiB, UDP off."""
+    binary = require_binary("memcached")
+    port = port or free_port()
+    return ServerProcess(
+        "memcached",
+        lambda: [binary, "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-u", "root", "-m", "16"],
+        port,
+    )
+
+
+def raw_client(server: ServerProcess) -> Client:
+    """A plain pymemcache client (no serde) to look at what is really on a server."""
+    return Client(("127.0.0.1", server.port), connect_timeout=2, timeout=2, default_noreply=False)
+
+
+def url_of(servers: list[ServerProcess], query: str = "") -> str:
+    hosts = ",".join(f"127.0.0.1:{server.port}" for server in servers)
+    return f"memcached://{hosts}" + (f"?{query}" if query else "")
+
+
+def flush(servers: list[ServerProcess]) -> None:
+    for server in servers:
+        client = raw_client(server)
+        try:
+            client.flush_all(noreply=False)
+        finally:
+            client.close()
