@@ -11,7 +11,6 @@ loaders); the plugin's entry-point module never imports it.
 from __future__ import annotations
 
 from dalcore import DataObject, Dynamic, Property, Relation
-
 from dalcore_redfish.actions import reset
 from dalcore_redfish.sources import (
     service_root_attribute,
@@ -35,9 +34,7 @@ class PodManager(DataObject):
     __dynamics = [
         # Reachability changes rarely and matters for every listing: 10 s is fresh enough.
         Dynamic("status", str, 10, doc="Online / Offline", source=service_root_status()),
-        Dynamic(
-            "redfish_version", str, 300, source=service_root_attribute("RedfishVersion")
-        ),
+        Dynamic("redfish_version", str, 300, source=service_root_attribute("RedfishVersion")),
     ]
 
 
