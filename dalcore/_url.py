@@ -120,6 +120,9 @@ def _host(url: str, part: str) -> tuple[str, int | None]:
             raise InvalidURLError(url, f"IPv6 address in {part!r} must be in brackets: [::1]:2379")
     if not host:
         raise InvalidURLError(url, f"empty host in {part!r}")
+    # Such a host cannot be written back out in a form that parses to the same host.
+    if any(c.isspace() or not c.isprintable() or c in "[]" for c in host):
+        raise InvalidURLError(url, f"blank, control or bracket character in host {part!r}")
     if not port:
         return host, None
     # isascii: str.isdigit() also accepts other scripts' digits, which int() would then take.
