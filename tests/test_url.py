@@ -66,6 +66,11 @@ def test_ipv6_in_brackets(text: str, hosts: tuple[tuple[str, int | None], ...]) 
         ("etcd://fe80::1:2379", "brackets"),
         ("etcd://[::1", "unclosed"),
         ("etcd://[::1]2379", "after ']'"),
+        ("etcd://my host:1", "blank"),
+        ("etcd:// :1", "blank"),
+        ("etcd://h\x00:1", "control"),
+        ("etcd://[[]:1", "bracket"),
+        ("etcd://a]:1", "bracket"),
     ],
 )
 def test_bad_hosts_and_ports(text: str, reason: str) -> None:
