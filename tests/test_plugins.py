@@ -39,7 +39,9 @@ def test_every_builtin_entry_point_loads_and_is_registered() -> None:
 
 def test_provided_lists_builtins_with_their_package() -> None:
     version = importlib.metadata.version("dalcore")
-    listed = {(i.provided.kind, i.provided.name): i for i in _plugins.provided()}
+    listed: dict[tuple[str, str], _plugins.PluginInfo] = {
+        (i.provided.kind, i.provided.name): i for i in _plugins.provided()
+    }
     for key, plugin in [
         (("persistent", "memory"), "memory"),
         (("persistent", "sqlite"), "sqlite"),

@@ -216,7 +216,7 @@ _hostname = st.lists(_label, min_size=1, max_size=3).map(".".join)
 _ipv6 = st.ip_addresses(v=6).map(str)
 _port = st.none() | st.integers(1, 65535)
 _hosts = st.lists(st.tuples(_hostname | _ipv6, _port), min_size=1, max_size=4).map(tuple)
-_free_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+_free_text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
 _path = st.lists(_free_text.filter(lambda s: "/" not in s), max_size=3).map(
     lambda parts: "".join("/" + part for part in parts)
 )
