@@ -1,11 +1,14 @@
 """dalcore: a data abstraction layer keeping a Python object model in key-value stores."""
 
+from dalcore._datalist import DataList
 from dalcore._dataobject import DataObject, hybrid, register_hybrid
 from dalcore._lists import DataObjectList
-from dalcore._mutex import VolatileMutex
+from dalcore._mutex import PersistentMutex, VolatileMutex
 from dalcore._plugins import open_persistent, open_volatile
+from dalcore._query import Operator, WhereOperator
 from dalcore._runtime import configure, runtime
 from dalcore._structures import Dynamic, Property, Relation
+from dalcore._transaction import transaction
 from dalcore._url import BackendURL
 from dalcore.errors import (
     AlreadyExistsError,
@@ -21,11 +24,14 @@ from dalcore.errors import (
     LinkedObjectsError,
     LockTimeoutError,
     ObjectNotFoundError,
+    QueryError,
     RaceConditionError,
     StoreError,
     StoreUnavailableError,
-    UnknownSchemeError,
+    TransactionConflictError,
+    UniqueConstraintError,
     UnknownFieldError,
+    UnknownSchemeError,
     UnsupportedError,
     ValidationError,
 )
@@ -35,37 +41,45 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AlreadyExistsError",
-    "DataObject",
-    "DataObjectList",
-    "Dynamic",
-    "Property",
-    "Relation",
-    "UnknownFieldError",
-    "VolatileMutex",
-    "configure",
-    "hybrid",
-    "register_hybrid",
-    "runtime",
     "AssertionFailedError",
     "BackendURL",
     "ConcurrencyError",
     "ConfigurationError",
     "CorruptDataError",
     "DalcoreError",
+    "DataList",
+    "DataObject",
+    "DataObjectList",
     "DefinitionError",
+    "Dynamic",
     "DynamicError",
     "InvalidURLError",
     "KeyNotFoundError",
     "LinkedObjectsError",
     "LockTimeoutError",
     "ObjectNotFoundError",
+    "Operator",
+    "PersistentMutex",
+    "Property",
+    "QueryError",
     "RaceConditionError",
+    "Relation",
     "StoreError",
     "StoreUnavailableError",
+    "TransactionConflictError",
+    "UniqueConstraintError",
+    "UnknownFieldError",
     "UnknownSchemeError",
     "UnsupportedError",
     "ValidationError",
+    "VolatileMutex",
+    "WhereOperator",
+    "configure",
     "hookimpl",
+    "hybrid",
     "open_persistent",
     "open_volatile",
+    "register_hybrid",
+    "runtime",
+    "transaction",
 ]

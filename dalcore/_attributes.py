@@ -157,7 +157,8 @@ class DynamicAttribute:
                     type(obj).__name__,
                     obj.guid,
                     dynamic.name,
-                    f"timed out after {dynamic.lock_wait}s waiting for another process to compute it",
+                    f"timed out after {dynamic.lock_wait}s waiting for another process "
+                    "to compute it",
                 )
 
 

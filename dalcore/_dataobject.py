@@ -10,12 +10,26 @@ from typing import Any, ClassVar
 
 import orjson
 
-from dalcore import _objcache
-from dalcore._attributes import DynamicAttribute, RelationAttribute, ReverseAttribute, resolve_loader
+from dalcore import _objcache, _transaction
+from dalcore._attributes import (
+    DynamicAttribute,
+    RelationAttribute,
+    ReverseAttribute,
+    resolve_loader,
+)
 from dalcore._docs import hybrid_docstring
 from dalcore._runtime import Runtime, runtime
 from dalcore._structures import Dynamic, Property, Relation, make_check, unique_names, validated
-from dalcore.api import Absent, AssertionFailedError, Check, Delete, Exists, Operation, Put, RevisionIs
+from dalcore.api import (
+    Absent,
+    AssertionFailedError,
+    Check,
+    Delete,
+    Exists,
+    Operation,
+    Put,
+    RevisionIs,
+)
 from dalcore.errors import (
     AlreadyExistsError,
     ConcurrencyError,
@@ -23,9 +37,12 @@ from dalcore.errors import (
     LinkedObjectsError,
     ObjectNotFoundError,
     RaceConditionError,
+    UniqueConstraintError,
     UnknownFieldError,
     ValidationError,
 )
+
+_UNSET = object()
 
 #: How often a save re-merges and retries after losing to a concurrent writer.
 SAVE_ATTEMPTS = 5
@@ -50,6 +67,7 @@ class HybridMeta:
         # field name (property, or "<relation>_guid") -> check; the stored document's fields
         self.checks: dict[str, Any] = {}
         self.mutable: list[str] = []  # list/dict properties, copied per instance
+        self.indexed: list[Property] = []  # indexed (and unique) properties
         self.reverse: dict[str, tuple[type[DataObject], Relation]] = {}
         self.targets: dict[str, type[DataObject]] = {}
         self.prefix_cache: tuple[Runtime, str] | None = None
@@ -134,6 +152,12 @@ class DataObject:
             meta.checks[prop.name] = make_check(cls.__name__, prop.name, prop.type)
             if prop.type in (list, dict):
                 meta.mutable.append(prop.name)
+            if prop.indexed:
+                if prop.type in (list, dict):
+                    raise DefinitionError(
+                        f"{cls.__name__}.{prop.name}: list and dict properties cannot be indexed"
+                    )
+                meta.indexed.append(prop)
         for rel in relations:
             meta.relations[rel.name] = rel
             if rel.name + "_guid" in meta.checks:
@@ -162,6 +186,22 @@ class DataObject:
     @classmethod
     def _replacement(cls) -> type[DataObject]:
         return _replacements.get(cls, cls)
+
+    @classmethod
+    def where(cls, query: dict[str, Any] | None = None, **filters: Any) -> Any:
+        """A :class:`~dalcore.DataList` of the objects matching ``query`` and/or ``filters``:
+        ``Backend.where(name='b1', status__in=['NEW', 'RUNNING'], backend_type__name='alba')``.
+        """
+        from dalcore._datalist import DataList
+
+        return DataList(cls, query, **filters)
+
+    @classmethod
+    def all(cls) -> Any:
+        """A :class:`~dalcore.DataList` of every stored object of this hybrid."""
+        from dalcore._datalist import DataList
+
+        return DataList(cls)
 
     # -- construction ---------------------------------------------------------------------
 
@@ -211,7 +251,9 @@ class DataObject:
             raise UnknownFieldError(meta.name, name, "is a dynamic and cannot be assigned")
         if name == "guid":
             raise UnknownFieldError(meta.name, name, "cannot be changed")
-        raise UnknownFieldError(meta.name, name, f"is not a field; fields: {', '.join(meta.checks)}")
+        raise UnknownFieldError(
+            meta.name, name, f"is not a field; fields: {', '.join(meta.checks)}"
+        )
 
     def _link(self, relation: Relation, value: Any) -> None:
         meta = self._meta
@@ -275,6 +317,12 @@ class DataObject:
         rt = runtime()
         if rt.before_save is not None:
             rt.before_save(obj=self)
+        tx = _transaction.current()
+        if tx is not None:
+            if self.dirty:
+                operations, checks, key = self._save_plan(rt)
+                tx.add_save(self, operations, checks, key)
+            return
         for _ in range(SAVE_ATTEMPTS):
             if not self.dirty:
                 return
@@ -289,8 +337,7 @@ class DataObject:
             state["_rev"] = revision
             state["_orig"] = self._document()
             state["_stale"] = False
-            if updated:
-                _objcache.hold(rt, [key])
+            _objcache.changed(rt, [key] if updated else [], [meta])
             if rt.after_save is not None:
                 rt.after_save(obj=self)
             return
@@ -329,7 +376,9 @@ class DataObject:
         doc = self._document()
         original = state["_orig"]
         operations: list[Operation] = [Put(key, self._encoded(doc))]
-        checks: list[Check] = [Absent(key) if state["_rev"] is None else RevisionIs(key, state["_rev"])]
+        checks: list[Check] = [
+            Absent(key) if state["_rev"] is None else RevisionIs(key, state["_rev"])
+        ]
         for name, rel in meta.relations.items():
             field = name + "_guid"
             old = None if original is None else original.get(field)
@@ -346,6 +395,21 @@ class DataObject:
                 checks.append(Exists(_objcache.prefix(rt, target) + new))
                 if rel.onetoone:
                     checks.append(Absent(index))
+        for prop in meta.indexed:
+            name = prop.name
+            new = doc[name]
+            if original is not None:
+                old = original.get(name)
+                if old == new:
+                    continue
+                operations.append(Delete(_objcache.index_prefix(rt, meta, name, old) + guid))
+                if prop.unique and old is not None:
+                    operations.append(Delete(_objcache.unique_key(rt, meta, name, old)))
+            operations.append(Put(_objcache.index_prefix(rt, meta, name, new) + guid, b""))
+            if prop.unique and new is not None:
+                owner = _objcache.unique_key(rt, meta, name, new)
+                operations.append(Put(owner, guid.encode()))
+                checks.append(Absent(owner))
         return operations, checks, key
 
     def _after_conflict(self, rt: Runtime, key: str, datastore_wins: bool | None) -> None:
@@ -367,7 +431,7 @@ class DataObject:
         conflicts: dict[str, tuple[Any, Any]] = {}
         for name in meta.checks:
             local, theirs, was = state[name], stored[name], base.get(name)
-            if theirs == was or theirs == local:
+            if theirs in (was, local):
                 continue
             if local == was or datastore_wins:
                 state[name] = copy.deepcopy(theirs)
@@ -381,9 +445,17 @@ class DataObject:
         state["_orig"] = stored
 
     def _check_links(self, rt: Runtime) -> None:
+        """Raise the typed error for a link or unique value that made the commit fail."""
         meta = self._meta
         state = self.__dict__
         original = state["_orig"] or {}
+        for prop in meta.indexed:
+            value = state[prop.name]
+            if not prop.unique or value is None or value == original.get(prop.name, _UNSET):
+                continue
+            owner = rt.store.get_many([_objcache.unique_key(rt, meta, prop.name, value)])[0]
+            if owner is not None and owner.value.decode() != state["guid"]:
+                raise UniqueConstraintError(meta.name, prop.name, value, owner.value.decode())
         for name, rel in meta.relations.items():
             new = state[name + "_guid"]
             if new is None or new == original.get(name + "_guid"):
@@ -423,6 +495,12 @@ class DataObject:
             raise ValidationError(
                 meta.name, ", ".join(sorted(unknown)), f"not a reverse relation of {meta.name}"
             )
+        tx = _transaction.current()
+        if tx is not None:
+            plan = _DeletePlan(rt)
+            plan.remove(type(self), self.guid, abandon_set, cascade_set)
+            tx.add_delete(self, plan.operations, plan.checks, plan.touched, plan.hybrids)
+            return
         for _ in range(SAVE_ATTEMPTS):
             plan = _DeletePlan(rt)
             plan.remove(type(self), self.guid, abandon_set, cascade_set)
@@ -430,7 +508,7 @@ class DataObject:
                 rt.store.commit(plan.operations, plan.checks)
             except AssertionFailedError:
                 continue
-            _objcache.hold(rt, plan.touched)
+            _objcache.changed(rt, plan.touched, plan.hybrids)
             self.__dict__["_rev"] = None
             self.__dict__["_orig"] = None
             if rt.after_delete is not None:
@@ -511,6 +589,7 @@ class _DeletePlan:
         self.operations: list[Operation] = []
         self.checks: list[Check] = []
         self.touched: list[str] = []
+        self.hybrids: set[HybridMeta] = set()
         self.seen: set[str] = set()
 
     def remove(
@@ -552,8 +631,16 @@ class _DeletePlan:
             target = stored[name + "_guid"]
             if target is not None:
                 self.operations.append(Delete(_objcache.reverse_key(rt, meta, rel, target, guid)))
+        for prop in meta.indexed:
+            value = stored[prop.name]
+            self.operations.append(
+                Delete(_objcache.index_prefix(rt, meta, prop.name, value) + guid)
+            )
+            if prop.unique and value is not None:
+                self.operations.append(Delete(_objcache.unique_key(rt, meta, prop.name, value)))
         self.operations += [Delete(key), Delete(marker)]
         self.touched.append(key)
+        self.hybrids.add(meta)
 
     def unlink(self, hybrid: type[DataObject], guid: str, relation: Relation) -> None:
         rt = self.rt
@@ -572,6 +659,7 @@ class _DeletePlan:
         if target is not None:
             self.operations.append(Delete(_objcache.reverse_key(rt, meta, relation, target, guid)))
         self.touched.append(key)
+        self.hybrids.add(meta)
 
 
 def _resolve_pending() -> None:

@@ -25,7 +25,9 @@ def hybrid_docstring(cls: Any) -> str:
             ]
             extra = f" [{', '.join(flags)}]" if flags else ""
             default = f", default {prop.default!r}" if prop.default is not None else ""
-            lines.append(f"    {prop.name} ({type_name(prop.type)}{default}){extra}: {prop.doc or ''}")
+            lines.append(
+                f"    {prop.name} ({type_name(prop.type)}{default}){extra}: {prop.doc or ''}"
+            )
     if meta.relations:
         lines += ["", "Relations:"]
         for rel in meta.relations.values():
@@ -39,11 +41,16 @@ def hybrid_docstring(cls: Any) -> str:
         lines += ["", "Reverse relations (objects linking here):"]
         for name, (source, rel) in meta.reverse.items():
             kind = "single object" if rel.onetoone else "list"
-            lines.append(f"    {name} ({kind} of {source.__name__}, via {source.__name__}.{rel.name}): {rel.doc or ''}")
+            lines.append(
+                f"    {name} ({kind} of {source.__name__}, "
+                f"via {source.__name__}.{rel.name}): {rel.doc or ''}"
+            )
     if meta.dynamics:
         lines += ["", "Dynamics:"]
         for dyn in meta.dynamics.values():
             timing = "never cached" if dyn.timeout == 0 else f"cached {dyn.timeout}s"
             locked = ", locked" if dyn.locked else ""
-            lines.append(f"    {dyn.name} ({type_name(dyn.type)}, {timing}{locked}): {dyn.doc or ''}")
+            lines.append(
+                f"    {dyn.name} ({type_name(dyn.type)}, {timing}{locked}): {dyn.doc or ''}"
+            )
     return "\n".join(line.rstrip() for line in lines) + "\n"

@@ -34,13 +34,16 @@ class DataObjectList(Sequence[Any]):
     @property
     def guids(self) -> list[str]:
         """The guids (before loading; objects deleted meanwhile are still listed here)."""
-        return list(self._guids)
+        return list(self._guid_list())
+
+    def _guid_list(self) -> list[str]:
+        return self._guids
 
     def _load(self) -> list[DataObject]:
         objects = self._objects
         if objects is None:
             hybrid = self._hybrid._replacement()
-            found = _objcache.read_many(runtime(), hybrid._meta, self._guids)
+            found = _objcache.read_many(runtime(), hybrid._meta, self._guid_list())
             objects = []
             for item in found:
                 if item is not None:
@@ -53,7 +56,7 @@ class DataObjectList(Sequence[Any]):
     def __len__(self) -> int:
         if self._objects is not None:
             return len(self._objects)
-        return len(self._guids)
+        return len(self._guid_list())
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._load())
@@ -67,7 +70,7 @@ class DataObjectList(Sequence[Any]):
 
     def __contains__(self, item: object) -> bool:
         guid = getattr(item, "guid", None)
-        return guid in self._guids and isinstance(item, self._hybrid)
+        return isinstance(item, self._hybrid) and guid in self._guid_list()
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, DataObjectList):
@@ -76,8 +79,32 @@ class DataObjectList(Sequence[Any]):
             return self._load() == other
         return NotImplemented
 
-    def __hash__(self) -> int:  # mutable-ish container: not hashable, like list
-        raise TypeError("DataObjectList is not hashable")
+    __hash__ = None  # type: ignore[assignment]
+
+    def order_by(self, *fields: str) -> DataObjectList:
+        """The objects sorted by ``fields`` (``"-name"`` for descending; None sorts first)."""
+        objects = list(self._load())
+        for spec in reversed(fields):
+            name = spec.lstrip("-")
+            meta = self._hybrid._meta
+            if name != "guid" and name not in meta.checks and name not in meta.dynamics:
+                from dalcore.errors import QueryError
+
+                raise QueryError(f"{self._hybrid.__name__}.{name}: cannot sort by it")
+            objects.sort(
+                key=lambda obj, n=name: (getattr(obj, n) is not None, getattr(obj, n)),
+                reverse=spec.startswith("-"),
+            )
+        result = DataObjectList(self._hybrid, [obj.guid for obj in objects])
+        result._objects = objects
+        return result
+
+    def page(self, number: int, size: int) -> list[Any]:
+        """Page ``number`` (from 1) of ``size`` objects."""
+        if number < 1 or size < 1:
+            raise ValueError(f"page number and size start at 1, got {number}, {size}")
+        start = (number - 1) * size
+        return self._load()[start : start + size]
 
     def __repr__(self) -> str:
-        return f"<DataObjectList of {len(self._guids)} {self._hybrid.__name__}>"
+        return f"<{type(self).__name__} of {len(self)} {self._hybrid.__name__}>"

@@ -64,3 +64,35 @@ class VolatileMutex:
 
     def __exit__(self, *exc_info: object) -> None:
         self.release()
+
+
+class PersistentMutex:
+    """A mutex held in the persistent store: survives cache loss, freed when the holder dies.
+
+    Backed by the store's ``lock`` capability (etcd leases; a renewed TTL record on SQLite and
+    memory), so its ``ttl`` bounds how long a dead holder blocks others, not how long a live
+    one may hold it.
+    """
+
+    def __init__(self, name: str, ttl: float = 30.0, wait: float = 30.0) -> None:
+        from dalcore._runtime import runtime
+
+        rt = runtime()
+        internal = f"{rt.namespace}/.locks/{name}" if rt.namespace else f".locks/{name}"
+        self.name = name
+        self.wait = wait
+        self._lock = rt.store.lock(internal, ttl)
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        return self._lock.acquire(self.wait if timeout is None else timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> PersistentMutex:
+        if not self.acquire():
+            raise LockTimeoutError(self.name, self.wait)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()

@@ -6,6 +6,8 @@ Layout in the persistent store (``ns`` is the configured namespace)::
     ns/.rel/<path>/<relation>/<target>/<guid>      reverse index: <guid> links to <target>
     ns/.rel/<path>/<relation>/<target>             the same for a one-to-one relation (value: guid)
     ns/.links/<target path>/<target>               touched by every save that links to <target>
+    ns/.idx/<path>/<field>/<json value>/<guid>     secondary index of an ``indexed`` property
+    ns/.uniq/<path>/<field>/<json value>           owner (guid) of a ``unique`` property's value
 
 A path starting with ``/`` is absolute (``/pod_managers/<uuid>``, as Valence laid it out).
 
@@ -27,8 +29,9 @@ restart); the memcached plugin flushes a server that comes back for exactly that
 from __future__ import annotations
 
 import copy
+import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -81,11 +84,30 @@ def link_marker(rt: Runtime, target: HybridMeta, target_guid: str) -> str:
     return f"{_internal(rt, '.links')}{target.keyspace}/{target_guid}"
 
 
+def _json(value: Any) -> str:
+    # JSON ends a string with an unescaped quote, so "<json>/" never prefixes another value's key.
+    return orjson.dumps(value).decode()
+
+
+def index_prefix(rt: Runtime, meta: HybridMeta, field: str, value: Any) -> str:
+    return f"{_internal(rt, '.idx')}{meta.keyspace}/{field}/{_json(value)}/"
+
+
+def unique_key(rt: Runtime, meta: HybridMeta, field: str, value: Any) -> str:
+    return f"{_internal(rt, '.uniq')}{meta.keyspace}/{field}/{_json(value)}"
+
+
+def query_generation_key(rt: Runtime, meta: HybridMeta) -> str:
+    return "g:" + prefix(rt, meta)
+
+
 def dynamic_key(rt: Runtime, obj: DataObject, name: str) -> str:
     return f"d:{prefix(rt, obj._meta)}{obj.guid}:{name}"
 
 
-def reverse_guids(rt: Runtime, source: type[DataObject], relation: Relation, guid: str) -> list[str]:
+def reverse_guids(
+    rt: Runtime, source: type[DataObject], relation: Relation, guid: str
+) -> list[str]:
     """Guids of the ``source`` objects whose ``relation`` points at ``guid`` (one scan)."""
     meta = source._meta
     base = reverse_prefix(rt, meta, relation, guid)
@@ -185,7 +207,7 @@ def read_many(
     started = time.monotonic()
     entries = rt.store.get_many([keys[index] for index in missing])
     fresh = time.monotonic() - started < FILL_MARGIN
-    for index, entry in zip(missing, entries):
+    for index, entry in zip(missing, entries, strict=True):
         if entry is None:
             continue
         doc, stale = decode(meta, keys[index], guids[index], entry.value)
@@ -195,10 +217,15 @@ def read_many(
     return result
 
 
-def hold(rt: Runtime, keys: Sequence[str]) -> None:
-    """After a commit changed or removed these objects: block refills for a while."""
+def changed(rt: Runtime, keys: Sequence[str], hybrids: Iterable[HybridMeta]) -> None:
+    """After a commit changed or removed these objects: block refills for a while, and give
+    each touched hybrid a new query generation so no cached query result from before is used.
+    """
     if keys:
         rt.cache.set_many({"o:" + key: HOLD for key in keys}, HOLD_SECONDS)
+    tokens = {query_generation_key(rt, meta): secrets.randbits(62) for meta in hybrids}
+    if tokens:
+        rt.cache.set_many(tokens)
 
 
 def fill_dynamic(rt: Runtime, key: str, value: Any, timeout: float, started: float) -> None:

@@ -97,8 +97,12 @@ class Runtime:
         self.object_ttl = object_ttl
         hook = plugin_manager().hook
         # Hooks with no implementation are skipped on the hot path.
-        self.before_save = hook.dalcore_before_save if hook.dalcore_before_save.get_hookimpls() else None
-        self.after_save = hook.dalcore_after_save if hook.dalcore_after_save.get_hookimpls() else None
+        self.before_save = (
+            hook.dalcore_before_save if hook.dalcore_before_save.get_hookimpls() else None
+        )
+        self.after_save = (
+            hook.dalcore_after_save if hook.dalcore_after_save.get_hookimpls() else None
+        )
         self.after_delete = (
             hook.dalcore_after_delete if hook.dalcore_after_delete.get_hookimpls() else None
         )

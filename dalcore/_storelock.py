@@ -11,6 +11,7 @@ for the stores that use this (memory, SQLite) they share one machine.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -110,7 +111,6 @@ class KeyLock(StoreLock):
             self._renewer = None
         if current is None:
             return
-        try:
+        # If it expired and another holder took it, there is nothing of ours to remove.
+        with contextlib.suppress(AssertionFailedError):
             self.store.commit([Delete(self.name)], [ValueIs(self.name, current)])
-        except AssertionFailedError:
-            pass  # it expired and another holder took it: nothing of ours to remove

@@ -137,6 +137,24 @@ class AlreadyExistsError(DalcoreError):
         self.key = key
 
 
+class UniqueConstraintError(AlreadyExistsError):
+    """Another object already has this value of a ``unique`` property."""
+
+    def __init__(self, owner: str, field: str, value: Any, holder: str) -> None:
+        DalcoreError.__init__(
+            self, f"{owner}.{field} must be unique: {value!r} is already used by {holder!r}"
+        )
+        self.owner = owner
+        self.field = field
+        self.value = value
+        self.guid = holder
+        self.key = ""
+
+
+class QueryError(DalcoreError, ValueError):
+    """A query is malformed: unknown field, wrong operator or a value of the wrong type."""
+
+
 class ObjectNotFoundError(KeyNotFoundError):
     """No stored object of this class has this guid."""
 
@@ -160,6 +178,17 @@ class ConcurrencyError(DalcoreError):
         self.owner = owner
         self.guid = guid
         self.conflicts = conflicts
+
+
+class TransactionConflictError(ConcurrencyError):
+    """A transaction was not applied because ``obj`` changed (or a check on it failed)."""
+
+    def __init__(self, owner: str, guid: str, reason: str) -> None:
+        DalcoreError.__init__(self, f"transaction aborted: {owner} {guid!r}: {reason}")
+        self.owner = owner
+        self.guid = guid
+        self.conflicts = {}
+        self.reason = reason
 
 
 class RaceConditionError(DalcoreError):

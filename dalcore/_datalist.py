@@ -1,0 +1,115 @@
+"""``DataList``: a query's result, lazily computed, with its guid list cached."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from dalcore import _objcache
+from dalcore._lists import DataObjectList
+from dalcore._query import (
+    Group,
+    Operator,
+    Plan,
+    WhereOperator,
+    compile_filters,
+    compile_query,
+    execute,
+    hybrids_of,
+    uses_dynamics,
+)
+from dalcore._runtime import Runtime, runtime
+from dalcore.api import NO_VALUE
+
+if TYPE_CHECKING:
+    from dalcore._dataobject import DataObject
+
+#: Seconds a query's guid list stays cached. Correctness comes from the generation tokens;
+#: the TTL only bounds how long unused results occupy the cache.
+QUERY_TTL = 300.0
+
+
+class DataList(DataObjectList):
+    """The objects of ``hybrid`` matching ``query`` and/or keyword ``filters``.
+
+    ``DataList(Backend, {'type': DataList.where_operator.AND,
+    'items': [('name', DataList.operator.EQUALS, 'b1')]})`` is the original form;
+    ``Backend.where(name='b1')`` is the same query. Invalid queries raise
+    :class:`~dalcore.errors.QueryError` here, before the store is touched; the query itself runs
+    on first use. Results without dynamics are cached in the volatile cache, keyed by a
+    generation token of every hybrid involved, which each save or delete replaces.
+    """
+
+    operator = Operator
+    where_operator = WhereOperator
+
+    __slots__ = ("_cached", "_group", "_plan", "_resolved")
+
+    def __init__(
+        self,
+        hybrid: type[DataObject],
+        query: Mapping[str, Any] | None = None,
+        **filters: Any,
+    ) -> None:
+        group = compile_query(hybrid, query)
+        if filters:
+            extra = compile_filters(hybrid, filters)
+            group = Group(WhereOperator.AND, group.items + extra.items) if group.items else extra
+        super().__init__(hybrid, ())
+        self._group = group
+        self._resolved = False
+        self._plan: Plan | None = None
+        self._cached = False
+
+    def _guid_list(self) -> list[str]:
+        if not self._resolved:
+            self._guids = self._run(runtime())
+            self._resolved = True
+        return self._guids
+
+    def _run(self, rt: Runtime) -> list[str]:
+        hybrid = self._hybrid
+        key = None if uses_dynamics(self._group) else self._cache_key(rt)
+        if key is not None:
+            hit = rt.cache.get(key)
+            if type(hit) is list:
+                self._cached = True
+                self._plan = Plan(hit[1], hit[2], hit[3])
+                return list(hit[0])
+        guids, plan = execute(rt, hybrid, self._group)
+        self._plan = plan
+        if key is not None:
+            rt.cache.set(key, [guids, plan.indexed, plan.filtered, plan.scanned], QUERY_TTL)
+        return guids
+
+    def _cache_key(self, rt: Runtime) -> str | None:
+        """``q:<hybrid>:<query digest>:<generation tokens>``; None when the cache cannot keep
+        the tokens (then results are not cached at all)."""
+        metas = sorted(hybrids_of(self._hybrid, self._group), key=lambda meta: meta.path)
+        keys = [_objcache.query_generation_key(rt, meta) for meta in metas]
+        tokens = rt.cache.get_many(keys)
+        for index, token in enumerate(tokens):
+            if token is NO_VALUE:
+                # Read before the query runs: a save after this point replaces the token, so a
+                # result computed from older data is stored under a key nobody asks for again.
+                rt.cache.add(keys[index], secrets.randbits(62))
+                token = rt.cache.get(keys[index])
+                if token is NO_VALUE:
+                    return None
+                tokens[index] = token
+        digest = hashlib.blake2b(repr(self._group).encode(), digest_size=16).hexdigest()
+        return f"q:{_objcache.prefix(rt, self._hybrid._meta)}{digest}:" + ".".join(map(str, tokens))
+
+    def explain(self) -> dict[str, Any]:
+        """How the query was answered: ``use`` is ``"index"`` (indexes alone), ``"partial"``
+        (indexes, then conditions checked on the objects) or ``"scan"`` (every object read)."""
+        self._guid_list()
+        plan = self._plan or Plan()
+        return {
+            "use": plan.use,
+            "indexed": list(plan.indexed),
+            "filtered": list(plan.filtered),
+            "cached": self._cached,
+        }

@@ -1,0 +1,191 @@
+"""``with dalcore.transaction():`` — saves and deletes of many objects in one atomic commit."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from dalcore import _objcache
+from dalcore._runtime import Runtime, runtime
+from dalcore.api import (
+    Absent,
+    AssertionFailedError,
+    Check,
+    Exists,
+    Operation,
+    Put,
+    RevisionIs,
+    ValueIs,
+)
+from dalcore.errors import TransactionConflictError
+
+if TYPE_CHECKING:
+    from dalcore._dataobject import DataObject, HybridMeta
+
+_current: contextvars.ContextVar[Transaction | None] = contextvars.ContextVar(
+    "dalcore_transaction", default=None
+)
+
+
+def current() -> Transaction | None:
+    return _current.get()
+
+
+class Transaction:
+    """Collects the writes of ``save()`` and ``delete()`` calls until the block ends.
+
+    Reads inside the block see the store as it is, not the pending writes. Nothing is written
+    until the block exits without an exception; then everything is written in one commit or,
+    if any object changed meanwhile, nothing is and :class:`TransactionConflictError` names it.
+    Unlike a lone ``save()`` there is no merge-and-retry: the caller decides what to do.
+    """
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        # One entry per object key, in order; saving an object twice keeps the later plan.
+        self._steps: dict[str, _Step] = {}
+
+    def add_save(
+        self, obj: DataObject, operations: list[Operation], checks: list[Check], key: str
+    ) -> None:
+        self._steps.pop(key, None)
+        self._steps[key] = _Step(
+            obj, "save", operations, checks, [key], {obj._meta}, obj._document()
+        )
+
+    def add_delete(
+        self,
+        obj: DataObject,
+        operations: list[Operation],
+        checks: list[Check],
+        touched: list[str],
+        hybrids: set[HybridMeta],
+    ) -> None:
+        key = touched[-1] if touched else obj.guid
+        self._steps.pop(key, None)
+        self._steps[key] = _Step(obj, "delete", operations, checks, touched, hybrids, None)
+
+    def commit(self) -> None:
+        steps = list(self._steps.values())
+        self._steps.clear()
+        if not steps:
+            return
+        operations: list[Operation] = []
+        checks: list[Check] = []
+        owner: dict[Check, _Step] = {}
+        for step in steps:
+            operations += step.operations
+            for check in step.checks:
+                checks.append(check)
+                owner.setdefault(check, step)
+        # A link to an object created in this same transaction: its Exists check would be
+        # evaluated before the creating Put, so the Put itself is the guarantee.
+        created = {op.key for op in operations if isinstance(op, Put)}
+        checks = [c for c in checks if not (isinstance(c, Exists) and c.key in created)]
+        rt = self.rt
+        try:
+            revision = rt.store.commit(operations, checks)
+        except AssertionFailedError as exc:
+            raise self._conflict(checks, owner, exc) from None
+        hybrids: set[HybridMeta] = set()
+        held: list[str] = []
+        for step in steps:
+            hybrids |= step.hybrids
+            state = step.obj.__dict__
+            if step.kind == "save":
+                if state["_rev"] is not None:
+                    held += step.touched
+                state["_rev"] = revision
+                state["_orig"] = step.document
+                state["_stale"] = False
+            else:
+                held += step.touched
+                state["_rev"] = None
+                state["_orig"] = None
+        _objcache.changed(rt, held, hybrids)
+        for step in steps:
+            hook = rt.after_save if step.kind == "save" else rt.after_delete
+            if hook is not None:
+                hook(obj=step.obj)
+
+    def _conflict(
+        self, checks: list[Check], owner: dict[Check, _Step], exc: AssertionFailedError
+    ) -> TransactionConflictError:
+        # Backends may report every check as failed (etcd only knows the Txn failed), so find
+        # the first one that really does not hold now, to name the right object.
+        suspects = [c for c in exc.failed if c in owner] or checks
+        entries = self.rt.store.get_many([c.key for c in suspects])
+        for check, entry in zip(suspects, entries, strict=True):
+            if not _holds(check, entry):
+                step = owner[check]
+                meta = step.obj._meta
+                return TransactionConflictError(meta.name, step.obj.guid, _reason(check, entry))
+        step = owner[suspects[0]] if suspects[0] in owner else next(iter(owner.values()))
+        return TransactionConflictError(
+            step.obj._meta.name, step.obj.guid, "a concurrent change made a check fail"
+        )
+
+
+class _Step:
+    __slots__ = ("checks", "document", "hybrids", "kind", "obj", "operations", "touched")
+
+    def __init__(
+        self,
+        obj: DataObject,
+        kind: str,
+        operations: list[Operation],
+        checks: list[Check],
+        touched: list[str],
+        hybrids: set[HybridMeta],
+        document: dict[str, Any] | None,
+    ) -> None:
+        self.obj = obj
+        self.kind = kind
+        self.operations = operations
+        self.checks = checks
+        self.touched = touched
+        self.hybrids = hybrids
+        self.document = document
+
+
+def _holds(check: Check, entry: Any) -> bool:
+    if isinstance(check, Exists):
+        return entry is not None
+    if isinstance(check, Absent):
+        return entry is None
+    if isinstance(check, RevisionIs):
+        return entry is not None and entry.revision == check.revision
+    if isinstance(check, ValueIs):
+        return entry is not None and entry.value == check.value
+    return False
+
+
+def _reason(check: Check, entry: Any) -> str:
+    if isinstance(check, RevisionIs):
+        return "deleted from the store" if entry is None else "changed in the store since loaded"
+    if isinstance(check, Absent):
+        if "/.uniq/" in check.key or check.key.startswith(".uniq/"):
+            return f"unique value already taken ({check.key})"
+        return f"{check.key} already exists"
+    if isinstance(check, Exists):
+        return f"linked object {check.key} does not exist"
+    return f"check on {check.key} failed"
+
+
+@contextlib.contextmanager
+def transaction() -> Iterator[Transaction]:
+    """Group saves and deletes into one all-or-nothing commit (nested blocks join the outer)."""
+    outer = _current.get()
+    if outer is not None:
+        yield outer
+        return
+    tx = Transaction(runtime())
+    token = _current.set(tx)
+    try:
+        yield tx
+    finally:
+        _current.reset(token)
+    # Only reached when the block did not raise: an exception discards every pending write.
+    tx.commit()
