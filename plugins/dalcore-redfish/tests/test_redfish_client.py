@@ -283,3 +283,23 @@ def test_redfish_close_ends_client(emulator: RedfishServer) -> None:
     with pytest.raises(BMCUnreachableError, match="closed"):
         bmc.get_json("/redfish/v1/")
     assert client.client_for(emulator.url) is not bmc
+
+
+def test_redfish_forked_child_starts_without_clients(emulator: RedfishServer) -> None:
+    bmc = client.client_for(emulator.url)
+    bmc.get_json("/redfish/v1/")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: must not reuse (or later close) the parent's client
+        try:
+            fresh = client.client_for(emulator.url)
+            ok = fresh is not bmc and fresh.get_json("/redfish/v1/")["RedfishVersion"]
+            os.write(write, b"fresh" if ok else b"shared")
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        answer = pipe.read()
+    os.waitpid(pid, 0)
+    assert answer == b"fresh"
+    assert client.client_for(emulator.url) is bmc

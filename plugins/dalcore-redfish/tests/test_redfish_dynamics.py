@@ -13,6 +13,7 @@ from dalcore_redfish import client, credentials
 from dalcore_redfish.errors import (
     ActionError,
     BMCAuthenticationError,
+    BMCCertificateError,
     BMCUnreachableError,
     MalformedResponseError,
     RedfishConfigurationError,
@@ -21,7 +22,7 @@ from dalcore_redfish.errors import (
 )
 from dalcore_redfish.examples import ComposedNode, PodManager
 from dalcore_redfish.sources import system_attribute, system_nics, system_path
-from dalcore_redfish.testing import RedfishServer, request_count
+from dalcore_redfish.testing import RedfishServer, TLSFiles, request_count
 
 from dalcore import DataObject, Dynamic, DynamicError, Property, configure, open_volatile
 
@@ -209,6 +210,22 @@ def test_redfish_bmc_stopped_mid_run(emulator: RedfishServer, auth_emulator: Red
     here.invalidate_dynamics("status")
     assert local.health == "OK"
     assert here.status == "Online"
+
+
+def test_redfish_tls_failure_is_an_error_not_offline(
+    tls_emulator: RedfishServer, tls_files: TLSFiles
+) -> None:
+    podm = pod(tls_emulator)
+    target = node(podm, NODE1.uuid)
+    for read in (lambda: podm.status, lambda: target.health):
+        with pytest.raises(DynamicError) as caught:
+            read()
+        assert isinstance(cause_of(caught), BMCCertificateError)
+    client.configure_bmc(tls_emulator.url, verify=tls_files.ca)
+    podm.invalidate_dynamics()
+    target.invalidate_dynamics()
+    assert podm.status == "Online"
+    assert target.health == "OK"
 
 
 def test_redfish_missing_address_property_is_a_dynamic_error(emulator: RedfishServer) -> None:
