@@ -2,11 +2,12 @@
 
 A server that fails (refused, reset, timed out, or a reply that makes no sense) is marked down.
 While down, its keys are misses and writes to them are dropped, without touching the network.
-Every key whose invalidation (delete, incr, a set that may still land) did not reach it is
-remembered as *dirty*. After ``retry_interval`` one caller tries it again: it first deletes the
-dirty keys (or flushes the server, when too many piled up or a ``clear()`` was missed), and only
-when that succeeded is the server used again. So a value that was current when the server went
-away but was changed meanwhile is never read back after a network blip.
+Every key written (set, delete, incr) that did not reach it, or may still land late after a
+timeout, is remembered as *dirty*. After ``retry_interval`` one caller tries it again: it first
+deletes the dirty keys (or flushes the server, when it restarted meanwhile, when too many keys
+piled up, or when a ``clear()`` was missed), and only when that succeeded is the server used
+again. So a value that was current when the server went away but was changed meanwhile is
+never read back after a network blip. Keys are never moved to another server (see _keys.Ring).
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class Node:
         self._recovering = False
         self._dirty: set[bytes] = set()
         self._flush = False
+        self._down_since = 0.0
         self._last_warning = -math.inf
         self._suppressed = 0
         #: How many times this server was brought back (for tests and monitoring).
@@ -97,14 +99,13 @@ class Node:
     ) -> T:
         """Run ``func`` against this server; :class:`Unavailable` if it cannot.
 
-        ``dirty`` are the keys that may be left stale if this call fails (the keys it
-        invalidates, or sets that may still land after a timeout). A ``strict`` call is one
-        whose effect matters (an invalidation): any failure of it takes the server down so that
-        the recovery redoes it, even an error the server answered or a full connection pool;
-        and when it is skipped because the server is down, its keys are remembered too.
+        ``dirty`` are the keys this call writes: if it is skipped (server down) or fails on the
+        way (it may still land after a timeout), the recovery deletes them before the server is
+        read again. A ``strict`` call (an invalidation) also takes the server down when the
+        server answered with an error or the pool was full, so that the recovery redoes it.
         """
         # defer() re-checks under the lock: False means the server came back meanwhile.
-        if not self.up and not self._recover() and not (strict and dirty and not self.defer(dirty)):
+        if not self.up and not self._recover() and not (dirty and not self.defer(dirty)):
             raise Unavailable(self.name)
         try:
             return func()
@@ -116,6 +117,7 @@ class Node:
                 self._warn(f"{what}: connection pool full ({exc})")
             raise Unavailable(self.name) from exc
         except Exception as exc:
+            # A refused set is harmless: memcached unlinks the old item when a set fails.
             if answered(exc) and not strict:
                 self._warn(f"{what}: the server refused it: {exc}")
             else:
@@ -151,7 +153,9 @@ class Node:
     def _went_down(self, what: str, exc: BaseException, dirty: Iterable[bytes]) -> None:
         with self._lock:
             self._add_dirty(dirty)
-            self.up = False
+            if self.up:
+                self.up = False
+                self._down_since = time.monotonic()
             self._retry_at = time.monotonic() + self.options.retry_interval
         self._warn(f"{what} failed ({type(exc).__name__}: {exc}); its keys are misses until back")
 
@@ -178,32 +182,39 @@ class Node:
         return True
 
     def _clean_until_settled(self) -> str:
-        """Delete the dirty keys (or flush) until no more arrive, then mark the server up.
+        """Invalidate what the server missed until nothing more arrives, then mark it up.
 
-        Writers that find the server down keep adding dirty keys until the very moment it is
-        marked up, under the same lock, so none is lost between the last clean-up and the flip.
+        A server that restarted since it went away is flushed: it holds only what was written
+        since its restart, which may include a value filled by another client in the moment it
+        came back empty (without the markers the engine set before). A server that merely was
+        out of reach gets its dirty keys deleted, or a flush if too many piled up or a
+        ``clear()`` was missed. Writers that find the server down keep adding dirty keys until
+        the very moment it is marked up, under the same lock, so none is lost in between.
         """
         done: list[str] = []
+        stats = self.client.stats()
+        uptime = stats.get(b"uptime")
+        if isinstance(uptime, int) and uptime <= time.monotonic() - self._down_since + 2:
+            with self._lock:
+                self._flush = True
+            done.append(f"restarted {uptime}s ago")
         while True:
             with self._lock:
                 flush, keys = self._flush, list(self._dirty)
-                if not flush and not keys and done:
+                if not flush and not keys:
                     self.up = True
                     self._recovering = False
                     self.recoveries += 1
-                    return ", ".join(done)
+                    return ", ".join(done) or "it missed nothing"
                 self._flush = False
                 self._dirty.clear()
             try:
                 if flush:
                     self.client.flush_all(noreply=False)
                     done.append("flushed")
-                elif keys:
+                else:
                     self.client.delete_many(keys, noreply=False)
                     done.append(f"invalidated {len(keys)} keys")
-                else:
-                    self.client.version()
-                    done.append("nothing to invalidate")
             except Exception:
                 with self._lock:
                     self._flush = self._flush or flush

@@ -121,7 +121,8 @@ class MemcachedCache(VolatileCache):
                 node.call(
                     "set",
                     partial(node.client.set_many, values, expire=expire, noreply=False),
-                    # A set that timed out may still land later: have the recovery delete it.
+                    # Not applied (server away) or maybe applied late (timeout): either way the
+                    # recovery deletes these keys, since a set is how the engine invalidates.
                     dirty=values.keys(),
                 )
         if too_big:
