@@ -27,6 +27,7 @@ class EtcdMember:
         self.peer_port = free_port()
         self.tls = tls
         self.cluster = f"{name}=http://127.0.0.1:{self.peer_port}"
+        self.token = f"dalcore-{uuid.uuid4().hex}"  # members of one cluster must share it
         scheme = "https" if tls else "http"
         self.client_url = f"{scheme}://127.0.0.1:{self.client_port}"
         self.server = ServerProcess(f"etcd-{name}", self._argv, self.client_port)
@@ -46,7 +47,7 @@ class EtcdMember:
             "--initial-advertise-peer-urls", f"http://127.0.0.1:{self.peer_port}",
             "--initial-cluster", self.cluster,
             "--initial-cluster-state", "new",
-            "--initial-cluster-token", f"dalcore-{id(self)}",
+            "--initial-cluster-token", self.token,
             "--log-level", "warn",
         ]  # fmt: skip
         if self.max_txn_ops is not None:
@@ -82,6 +83,7 @@ def start_cluster(members: Sequence[EtcdMember]) -> None:
     cluster = ",".join(member.cluster for member in members)
     for member in members:
         member.cluster = cluster
+        member.token = members[0].token
     for member in members:
         member.server.start()
 

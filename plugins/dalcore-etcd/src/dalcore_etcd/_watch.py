@@ -61,7 +61,8 @@ class PrefixWatch(WatchHandle):
         self._next_revision = 0  # 0: "from now" until the first stream is created
         self._cancelled = threading.Event()
         self._created = threading.Event()
-        self._failure: str | None = None
+        self._failure: str | None = None  # an error that reopening will not cure
+        self._last_cause = "no member answered"
         self._call: Any = None
         self._done: threading.Event | None = None
         self._thread = threading.Thread(target=self._run, name="dalcore-etcd-watch", daemon=True)
@@ -74,7 +75,7 @@ class PrefixWatch(WatchHandle):
             raise StoreUnavailableError(
                 self._conn.config.shown,
                 f"could not start a watch within {self._conn.timeout:g}s: "
-                f"{self._failure or 'no member answered'}",
+                f"{self._failure or self._last_cause}",
             )
 
     def _run(self) -> None:
@@ -88,6 +89,7 @@ class PrefixWatch(WatchHandle):
                 if self._cancelled.is_set():
                     return
                 log.info("watch stream on %s ended (%s); reopening", member.address, describe(exc))
+                self._last_cause = f"{member.address}: {describe(exc)}"
                 if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN):
                     self._failure = describe(exc)
                 self._conn.failed(member)
