@@ -6,6 +6,7 @@ from dalcore._lists import DataObjectList
 from dalcore._mutex import PersistentMutex, VolatileMutex
 from dalcore._plugins import open_persistent, open_volatile
 from dalcore._query import Operator, WhereOperator
+from dalcore._reindex import ReindexReport, reindex
 from dalcore._runtime import configure, runtime
 from dalcore._structures import Dynamic, Property, Relation
 from dalcore._transaction import transaction
@@ -63,6 +64,7 @@ __all__ = [
     "Property",
     "QueryError",
     "RaceConditionError",
+    "ReindexReport",
     "Relation",
     "StoreError",
     "StoreUnavailableError",
@@ -80,6 +82,7 @@ __all__ = [
     "open_persistent",
     "open_volatile",
     "register_hybrid",
+    "reindex",
     "runtime",
     "transaction",
 ]
