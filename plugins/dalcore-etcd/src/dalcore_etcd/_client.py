@@ -234,10 +234,15 @@ class Connection:
         if code is grpc.StatusCode.DEADLINE_EXCEEDED:
             # Possibly a member cut off from the others: start the next request elsewhere.
             self.failed(member)
+        details = exc.details() or ""
+        if "user name is empty" in details:
+            return StoreUnavailableError(
+                member.endpoint,
+                f"{describe(exc)} (the server requires etcd://user:password@... credentials)",
+            )
         if code in _UNAVAILABLE:
             return StoreUnavailableError(member.endpoint, describe(exc))
         about = f" for key {key!r}" if key is not None else ""
-        details = exc.details() or ""
         hint = next((text for marker, text in _HINTS.items() if marker in details), "")
         return StoreError(
             f"etcd at {member.endpoint} refused the request{about}: {describe(exc)}{hint}"
