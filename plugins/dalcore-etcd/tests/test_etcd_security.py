@@ -131,7 +131,9 @@ def test_tls_refusals_are_typed_and_bounded(
         url = tls_url(tls_member, ca=pki["ca"])
     elif case == "unknown CA":
         other = make_pki(tmp_path, "other")
-        url = tls_url(tls_member, ca=other["ca"], cert=other["client_cert"], key=other["client_key"])
+        url = tls_url(
+            tls_member, ca=other["ca"], cert=other["client_cert"], key=other["client_key"]
+        )
     else:
         url = f"etcd://{tls_member.address}/p?timeout={TIMEOUT}"
     with dalcore.open_persistent(url) as store:
@@ -198,9 +200,12 @@ def test_a_user_confined_to_a_prefix(auth_member: EtcdMember) -> None:
         store.set("mine", b"1")
         assert list(store.keys()) == ["mine"]
         store.delete_prefix("")
-    with dalcore.open_persistent(f"etcd://app:apppw@{auth_member.address}/elsewhere") as store:
-        with pytest.raises(StoreUnavailableError, match="permission denied"):
-            store.set("k", b"v")
+    elsewhere = f"etcd://app:apppw@{auth_member.address}/elsewhere"
+    with (
+        dalcore.open_persistent(elsewhere) as store,
+        pytest.raises(StoreUnavailableError, match="permission denied"),
+    ):
+        store.set("k", b"v")
 
 
 @pytest.mark.parametrize("credentials", ["root:wrong@", "nobody:pw@", ""])
