@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterator
 
 import pytest
+from redfish_data import PASSWORD, SYSTEMS, USER
 
 from dalcore.testing import require_binary
 
@@ -19,7 +20,6 @@ pytest.importorskip("sushy_tools", reason="sushy-tools is in dalcore-redfish[tes
 
 from dalcore_redfish import client, credentials
 from dalcore_redfish.testing import (
-    EmulatorSystem,
     RedfishServer,
     TLSFiles,
     make_tls_files,
@@ -27,21 +27,6 @@ from dalcore_redfish.testing import (
     sushy_emulator,
     write_htpasswd,
 )
-
-NODE1 = EmulatorSystem(
-    "11111111-aaaa-4aaa-8aaa-000000000001",
-    "node-1",
-    "Off",
-    ("00:5c:52:00:00:01", "00:5c:52:00:00:02"),
-)
-NODE2 = EmulatorSystem(
-    "22222222-bbbb-4bbb-8bbb-000000000002", "node-2", "On", ("00:5c:52:00:00:03",)
-)
-SYSTEMS = (NODE1, NODE2)
-
-USER = "operator"
-# Distinctive so that grepping stores, caches, logs and messages for it cannot hit by accident.
-PASSWORD = "pw-Zq7xK2vL9mR4"
 
 
 def _serve(server: RedfishServer) -> Iterator[RedfishServer]:

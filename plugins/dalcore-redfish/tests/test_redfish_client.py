@@ -9,7 +9,6 @@ import pickle
 import threading
 
 import pytest
-from conftest import NODE1, NODE2, PASSWORD, USER
 from dalcore_redfish import client, credentials
 from dalcore_redfish.errors import (
     BMCAuthenticationError,
@@ -22,6 +21,7 @@ from dalcore_redfish.errors import (
 )
 from dalcore_redfish.sources import system_path
 from dalcore_redfish.testing import RedfishServer, TLSFiles, request_count
+from redfish_data import NODE1, NODE2, PASSWORD, USER
 
 from dalcore.testing import free_port
 

@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import NODE1, NODE2, PASSWORD, USER
 from dalcore_redfish import client, credentials
 from dalcore_redfish.errors import (
     ActionError,
@@ -23,6 +22,7 @@ from dalcore_redfish.errors import (
 from dalcore_redfish.examples import ComposedNode, PodManager
 from dalcore_redfish.sources import system_attribute, system_nics, system_path
 from dalcore_redfish.testing import RedfishServer, TLSFiles, request_count
+from redfish_data import NODE1, NODE2, PASSWORD, USER
 
 from dalcore import DataObject, Dynamic, DynamicError, Property, configure, open_volatile
 

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import NODE1, NODE2
 from dalcore_redfish import client
 from dalcore_redfish.examples import ComposedNode, PodManager
 from dalcore_redfish.sources import system_path
 from dalcore_redfish.testing import RedfishServer, request_count
+from redfish_data import NODE1, NODE2
 
 from dalcore import configure
 from dalcore.testing import ServerProcess, free_port, require_binary
