@@ -10,9 +10,10 @@ from dalcore.compat import _credentials
 from dalcore.compat._valence_types import InvalidValueError, Validator
 from dalcore.errors import DefinitionError, ValidationError
 
-#: Keys of a field declaration that are options; any other key names a sub-field (a dict value
-#: validated key by key, as Valence's Flavor.properties declared memory / processor / pci_device).
-OPTIONS = frozenset({"validate", "type", "credentials", "doc"})
+#: Keys of a field declaration that are options. A key whose value is a dict declares a sub-field
+#: instead (a dict value validated key by key, as Valence's Flavor.properties declared memory /
+#: processor / pci_device, whose own sub-fields include one called "type").
+OPTIONS = frozenset({"validate", "store_as", "credentials", "doc"})
 PROPERTY_TYPES = (str, int, float, bool, list, dict)
 
 
@@ -37,7 +38,7 @@ def compile_field(owner: str, name: str, spec: Any) -> Field:
     if not callable(validate):
         raise DefinitionError(f"{where}: 'validate' must be a callable, got {validate!r}")
     validator = getattr(validate, "validator", None)
-    explicit = spec.get("type")
+    explicit = spec.get("store_as")
     if explicit is not None:
         python_type = explicit
     elif isinstance(validator, Validator):
@@ -45,13 +46,13 @@ def compile_field(owner: str, name: str, spec: Any) -> Field:
     else:
         raise DefinitionError(
             f"{where}: cannot tell how to store values checked by {validate!r}; "
-            f"add 'type': one of {', '.join(t.__name__ for t in PROPERTY_TYPES)}"
+            f"add 'store_as': one of {', '.join(t.__name__ for t in PROPERTY_TYPES)}"
         )
     if python_type not in PROPERTY_TYPES:
-        raise DefinitionError(f"{where}: 'type' must be str, int, float, bool, list or dict")
+        raise DefinitionError(f"{where}: 'store_as' must be str, int, float, bool, list or dict")
     nested: dict[str, Field] = {}
     for key, sub in spec.items():
-        if key in OPTIONS:
+        if key in OPTIONS and not isinstance(sub, dict):
             continue
         if not isinstance(sub, dict):
             raise DefinitionError(
