@@ -174,6 +174,18 @@ def _check_value(where: str, declared: Any, op: Operator, value: Any, ignorecase
     check = make_check("query", where, declared)
     enum_type = isinstance(declared, list)
 
+    if ignorecase and enum_type:
+        # Case-insensitive: an enum value matches whatever its case; the value must be a str.
+        lowered = {str(v).lower() for v in declared}
+        check = make_check("query", where, str)
+        strict = check
+
+        def check(candidate: Any) -> Any:
+            strict(candidate)
+            if candidate is not None and candidate.lower() not in lowered:
+                raise ValueError(f"{candidate!r} is not one of {sorted(lowered)} (ignoring case)")
+            return candidate
+
     def fits(candidate: Any) -> None:
         try:
             check(candidate)
