@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime
 import posixpath
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
@@ -125,6 +125,11 @@ class ModelBase(DataObject):
         super().__init_subclass__(**kwargs)
 
     # -- fields -------------------------------------------------------------------------------
+
+    if TYPE_CHECKING:
+        # Fields are declared in a dict, so a type checker cannot see them; at run time they
+        # are plain instance attributes and this is never called.
+        def __getattr__(self, name: str) -> Any: ...
 
     def __setattr__(self, name: str, value: Any) -> None:
         field = self._valence_fields.get(name)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dalcore.compat.valence import config, etcd, singleton
+
 from .models import ComposedNode, Device, Flavor, PodManager
 
 
