@@ -678,6 +678,8 @@ def _resolve_pending() -> None:
                 waiting.append((source, relation))
                 continue
             if not (isinstance(target, type) and issubclass(target, DataObject)):
+                # Forget it first: left pending, it would fail every later class creation.
+                _pending.remove((source, relation))
                 raise DefinitionError(
                     f"{source.__name__}.{relation.name}: target must be a hybrid, not {target!r}"
                 )
