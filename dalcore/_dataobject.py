@@ -281,6 +281,15 @@ class DataObject:
             doc[name] = state[name]
         return doc
 
+    def _snapshot(self) -> dict[str, Any]:
+        """The document as saved, with its own copies of list/dict values: kept as the base
+        that ``dirty`` and merges compare with, it must not change when the object is mutated
+        in place (``obj.tags.append(x)``)."""
+        doc = self._document()
+        for name in self._meta.mutable:
+            doc[name] = copy.deepcopy(doc[name])
+        return doc
+
     @property
     def dirty(self) -> bool:
         """True when the object differs from what is stored (always True before the first save)."""
@@ -335,7 +344,7 @@ class DataObject:
             state = self.__dict__
             updated = state["_rev"] is not None
             state["_rev"] = revision
-            state["_orig"] = self._document()
+            state["_orig"] = self._snapshot()
             state["_stale"] = False
             _objcache.changed(rt, [key] if updated else [], [meta])
             if rt.after_save is not None:

@@ -52,7 +52,7 @@ class Transaction:
     ) -> None:
         self._steps.pop(key, None)
         self._steps[key] = _Step(
-            obj, "save", operations, checks, [key], {obj._meta}, obj._document()
+            obj, "save", operations, checks, [key], {obj._meta}, obj._snapshot()
         )
 
     def add_delete(
