@@ -367,7 +367,7 @@ class DataObject:
             return _objcache.encode(doc)
         except TypeError:
             pass
-        for name in self._meta.mutable:  # find the culprit, to name it
+        for name in self._meta.checks:  # find the culprit, to name it (str, int, list, dict)
             try:
                 _objcache.encode({name: doc[name]})
             except TypeError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -37,8 +38,10 @@ def make_check(owner: str, name: str, kind: Any) -> Check:
     if kind is float:
 
         def check_float(value: Any) -> Any:
-            if value is None or type(value) is float:
+            if value is None or (type(value) is float and math.isfinite(value)):
                 return value
+            if type(value) is float:  # JSON has no NaN/Infinity: they would be stored as null
+                raise ValueError(f"expected a finite float, got {value!r}")
             if isinstance(value, int) and not isinstance(value, bool):
                 return float(value)  # int is accepted for float, stored as float
             raise TypeError(f"expected float, got {type(value).__name__} {value!r}")
