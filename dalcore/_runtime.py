@@ -141,6 +141,7 @@ def configure(
     )
     for package in hybrids if hybrids is not None else settings.hybrids:
         import_hybrids(package)
+    adopt_plugin_hybrids()
     with _lock:
         previous, _current = _current, runtime
     if previous is not None:
@@ -167,3 +168,17 @@ def import_hybrids(package: str) -> None:
         raise ConfigurationError(f"cannot import hybrids package {package!r}: {exc}") from exc
     for info in pkgutil.walk_packages(getattr(module, "__path__", []), package + "."):
         importlib.import_module(info.name)
+
+
+def adopt_plugin_hybrids() -> None:
+    """Register the hybrids plugins contribute; one subclassing another hybrid replaces it."""
+    from dalcore._dataobject import DataObject, register_hybrid
+
+    for contributed in plugin_manager().hook.dalcore_hybrids():
+        for cls in contributed or ():
+            if not (isinstance(cls, type) and issubclass(cls, DataObject)):
+                raise ConfigurationError(f"a plugin contributed {cls!r}, which is not a hybrid")
+            if any(
+                issubclass(base, DataObject) and base is not DataObject for base in cls.__bases__
+            ):
+                register_hybrid(cls)
