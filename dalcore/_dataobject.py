@@ -6,7 +6,7 @@ import copy
 import threading
 import uuid
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
@@ -37,6 +37,7 @@ from dalcore.errors import (
     LinkedObjectsError,
     ObjectNotFoundError,
     RaceConditionError,
+    StoreUnavailableError,
     UniqueConstraintError,
     UnknownFieldError,
     ValidationError,
@@ -116,6 +117,11 @@ class DataObject:
     _meta: ClassVar[HybridMeta]
     path: ClassVar[str]
     guid: str
+
+    if TYPE_CHECKING:
+        # Fields come from the class-private declaration lists, which type checkers cannot
+        # read: tell them any attribute may exist. Only for checkers; nothing changes at run time.
+        def __getattr__(self, name: str) -> Any: ...
 
     # -- class creation -----------------------------------------------------------------
 
@@ -341,6 +347,11 @@ class DataObject:
             except AssertionFailedError:
                 self._after_conflict(rt, key, datastore_wins)
                 continue
+            except StoreUnavailableError:
+                # The commit may have been applied and only its reply lost: act as after a
+                # change, so no cache keeps serving the version from before it.
+                _objcache.changed(rt, [key], [meta])
+                raise
             state = self.__dict__
             updated = state["_rev"] is not None
             state["_rev"] = revision
@@ -429,12 +440,22 @@ class DataObject:
         entry = rt.store.get_many([key])[0]
         if state["_rev"] is None:
             if entry is not None:
-                raise AlreadyExistsError(meta.name, guid, key)
+                stored, _ = _objcache.decode(meta, key, guid, entry.value)
+                if stored != self._document():
+                    raise AlreadyExistsError(meta.name, guid, key)
+                # Our own create (the guid is a uuid4), applied although its reply was lost.
+                state["_rev"] = entry.revision
+                state["_orig"] = stored
+                state["_stale"] = False
+                return
         elif entry is None:
             raise ObjectNotFoundError(meta.name, guid, key)
         self._check_links(rt)
         if entry is None or entry.revision == state["_rev"]:
             return  # our own document was not the cause; a link check was, and now passes
+        # Someone saved since we loaded. A per-process cache never saw their HOLD and may still
+        # hold what we loaded: hold it here too, so a reload after a conflict reads the store.
+        _objcache.changed(rt, [key], [])
         stored, _ = _objcache.decode(meta, key, guid, entry.value)
         base = state["_orig"]
         conflicts: dict[str, tuple[Any, Any]] = {}
@@ -677,8 +698,9 @@ def _resolve_pending() -> None:
         waiting: list[tuple[type[DataObject], Relation]] = []
         for source, relation in _pending:
             wanted = relation.target
+            target: Any
             if wanted is None:
-                target: type[DataObject] | None = source
+                target = source
             elif isinstance(wanted, str):
                 target = _by_name.get(wanted)
             else:
@@ -723,8 +745,8 @@ def _add_reverse(source: type[DataObject], relation: Relation, target: type[Data
         klass.__doc__ = hybrid_docstring(klass)
 
 
-def _subclasses(cls: type) -> list[type]:
-    found = []
+def _subclasses(cls: type[DataObject]) -> list[type[DataObject]]:
+    found: list[type[DataObject]] = []
     for sub in cls.__subclasses__():
         found.append(sub)
         found.extend(_subclasses(sub))

@@ -34,8 +34,8 @@ class Backend(DataObject):
     """
 
     __properties = [Property('name', str, doc='Name of the Backend.'),
-                    Property('status', ['NEW', 'INSTALLING', 'RUNNING', 'STOPPED', 'FAILURE', 'UNKNOWN'], default='NEW', doc='State of the backend', indexed=True)]  # fmt: skip  # noqa: E501
-    __relations = [Relation('backend_type', BackendType, 'backends', doc='Type of the backend.')]  # fmt: skip  # noqa: E501
+                    Property('status', ['NEW', 'INSTALLING', 'RUNNING', 'STOPPED', 'FAILURE', 'UNKNOWN'], default='NEW', doc='State of the backend', indexed=True)]  # fmt: skip
+    __relations = [Relation('backend_type', BackendType, 'backends', doc='Type of the backend.')]  # fmt: skip
     __dynamics = [Dynamic('linked_guid', str, 3600),
                   Dynamic('available', bool, 60)]  # fmt: skip
 
@@ -43,13 +43,13 @@ class Backend(DataObject):
         """The guid of the plugin's detail object linked one-to-one to this backend."""
         if self.backend_type.has_plugin is False:
             return None
-        return getattr(self, "{0}_backend_guid".format(self.backend_type.code))  # noqa: UP030
+        return getattr(self, "{0}_backend_guid".format(self.backend_type.code))
 
     def _available(self) -> Any:
         """True if the backend can be used."""
         if self.backend_type.has_plugin is False:
             return False
-        linked_backend = getattr(self, "{0}_backend".format(self.backend_type.code))  # noqa: UP030
+        linked_backend = getattr(self, "{0}_backend".format(self.backend_type.code))
         if linked_backend is not None:
             return linked_backend.available
         return False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from dalcore import _objcache
@@ -91,10 +91,7 @@ class DataObjectList(Sequence[Any]):
                 from dalcore.errors import QueryError
 
                 raise QueryError(f"{self._hybrid.__name__}.{name}: cannot sort by it")
-            objects.sort(
-                key=lambda obj, n=name: (getattr(obj, n) is not None, getattr(obj, n)),
-                reverse=spec.startswith("-"),
-            )
+            objects.sort(key=_sort_key(name), reverse=spec.startswith("-"))
         result = DataObjectList(self._hybrid, [obj.guid for obj in objects])
         result._objects = objects
         return result
@@ -108,3 +105,11 @@ class DataObjectList(Sequence[Any]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {len(self)} {self._hybrid.__name__}>"
+
+
+def _sort_key(name: str) -> Callable[[Any], tuple[bool, Any]]:
+    def key(obj: Any) -> tuple[bool, Any]:
+        value = getattr(obj, name)
+        return (value is not None, value)  # None sorts before every value
+
+    return key

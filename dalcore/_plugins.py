@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import threading
-from collections.abc import Iterator
-from typing import Any, NamedTuple
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple, cast
 
 import pluggy
 
@@ -94,7 +94,8 @@ def provided() -> Iterator[PluginInfo]:
     manager = plugin_manager()
     for impl in manager.hook.dalcore_provides.get_hookimpls():
         package, version = _distributions.get(impl.plugin_name, ("?", "?"))
-        for item in impl.function():
+        items = cast(Sequence[Provided], impl.function())
+        for item in items:
             yield PluginInfo(item, impl.plugin_name, package, version)
 
 

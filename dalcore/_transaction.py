@@ -17,7 +17,6 @@ from dalcore.api import (
     Operation,
     Put,
     RevisionIs,
-    ValueIs,
 )
 from dalcore.errors import TransactionConflictError
 
@@ -157,9 +156,7 @@ def _holds(check: Check, entry: Any) -> bool:
         return entry is None
     if isinstance(check, RevisionIs):
         return entry is not None and entry.revision == check.revision
-    if isinstance(check, ValueIs):
-        return entry is not None and entry.value == check.value
-    return False
+    return entry is not None and entry.value == check.value
 
 
 def _reason(check: Check, entry: Any) -> str:
