@@ -708,13 +708,17 @@ def _resolve_pending() -> None:
             if target is None:
                 waiting.append((source, relation))
                 continue
-            if not (isinstance(target, type) and issubclass(target, DataObject)):
-                # Forget it first: left pending, it would fail every later class creation.
+            try:
+                if not (isinstance(target, type) and issubclass(target, DataObject)):
+                    raise DefinitionError(
+                        f"{source.__name__}.{relation.name}: target must be a hybrid, "
+                        f"not {target!r}"
+                    )
+                _add_reverse(source, relation, target)
+            except DefinitionError:
+                # Forget it: left pending, it would fail every later class creation.
                 _pending.remove((source, relation))
-                raise DefinitionError(
-                    f"{source.__name__}.{relation.name}: target must be a hybrid, not {target!r}"
-                )
-            _add_reverse(source, relation, target)
+                raise
         _pending[:] = waiting
 
 
