@@ -7,9 +7,9 @@ import queue
 from pathlib import Path
 
 import pytest
+from _valence_race import create_same
 
 import dalcore
-from _valence_race import create_same
 
 PROCESSES = 4
 
