@@ -86,3 +86,13 @@ def test_locks_with_the_same_name_under_other_prefixes_are_distinct(
         assert b.acquire(timeout=5)
         a.release()
         b.release()
+
+
+def test_closing_the_store_under_a_held_lock_lets_it_expire(fresh_url: str) -> None:
+    store = dalcore.open_persistent(fresh_url)
+    held = store.lock("locks/closed", ttl=1)
+    assert held.acquire(timeout=5)
+    store.close()
+    held.release()  # the store is gone: release must not raise, the lease expires instead
+    with dalcore.open_persistent(fresh_url) as other:
+        assert other.lock("locks/closed", ttl=1).acquire(timeout=30)

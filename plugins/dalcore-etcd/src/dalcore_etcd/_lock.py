@@ -135,7 +135,11 @@ class LeaseLock(StoreLock):
                 log.info("lease keep-alive on %s failed: %s", member.address, describe(exc))
                 self._conn.failed(member)
                 continue
-            except (DalcoreError, ValueError, StopIteration) as exc:
+            except ValueError:
+                # The store was closed under a held lock: stop; the lease expires by itself.
+                self._held = False
+                return
+            except (DalcoreError, StopIteration) as exc:
                 log.info("lease keep-alive on %s failed: %s", member.address, exc)
                 continue
             finally:
