@@ -345,11 +345,21 @@ def test_valence_models_through_valences_driver_api(backend: str) -> None:
         {"name": "n1", "podm_id": podm.uuid, "index": "1", "managed_by": "nova"}
     )
     device = driver.create_device(
-        {"podm_id": podm.uuid, "node_id": node.uuid, "type": "SSD", "state": "allocated",
-         "properties": {"capacity_gb": 512}, "extra": {"vendor": "x"}}
-    )  # fmt: skip
-    for path, obj in [("/pod_managers", podm), ("/flavors", flavor), ("/nodes", node),
-                      ("/devices", device)]:  # fmt: skip
+        {
+            "podm_id": podm.uuid,
+            "node_id": node.uuid,
+            "type": "SSD",
+            "state": "allocated",
+            "properties": {"capacity_gb": 512},
+            "extra": {"vendor": "x"},
+        }
+    )
+    for path, obj in [
+        ("/pod_managers", podm),
+        ("/flavors", flavor),
+        ("/nodes", node),
+        ("/devices", device),
+    ]:
         document = stored(f"{path}/{obj.uuid}")
         assert document["uuid"] == obj.uuid
         assert document["created_at"] == obj.created_at
