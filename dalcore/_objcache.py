@@ -108,14 +108,25 @@ def dynamic_key(rt: Runtime, obj: DataObject, name: str) -> str:
 def reverse_guids(
     rt: Runtime, source: type[DataObject], relation: Relation, guid: str
 ) -> list[str]:
-    """Guids of the ``source`` objects whose ``relation`` points at ``guid`` (one scan)."""
-    meta = source._meta
-    base = reverse_prefix(rt, meta, relation, guid)
+    """Guids of the ``source`` objects whose ``relation`` points at ``guid``.
+
+    Cached under ``r:<reverse prefix>`` by the same rule as objects: filled with ``add`` only
+    when fresh, and held by every commit that links or unlinks an object to ``guid``.
+    """
+    base = reverse_prefix(rt, source._meta, relation, guid)
+    cached = rt.cache.get("r:" + base)
+    if type(cached) is list:
+        return list(cached)
+    started = time.monotonic()
     if relation.onetoone:
         entry = rt.store.get_many([base])[0]
-        return [] if entry is None else [entry.value.decode()]
-    cut = len(base)
-    return [key[cut:] for key in rt.store.keys(base)]
+        found = [] if entry is None else [entry.value.decode()]
+    else:
+        cut = len(base)
+        found = [key[cut:] for key in rt.store.keys(base)]
+    if time.monotonic() - started < FILL_MARGIN:
+        rt.cache.add("r:" + base, found, rt.object_ttl)
+    return list(found)
 
 
 # -- documents ------------------------------------------------------------------------------
@@ -158,18 +169,45 @@ def decode(meta: HybridMeta, key: str, guid: str, raw: bytes) -> tuple[Document,
 # -- loading --------------------------------------------------------------------------------
 
 
+def json_copy(value: Any) -> Any:
+    """A deep copy of a decoded JSON value, about 5x faster than :func:`copy.deepcopy`.
+
+    deepcopy's memo (for shared references and cycles) is wasted on JSON trees, which have
+    neither; anything that is not a plain list or dict of JSON values goes to deepcopy.
+    """
+    kind = type(value)
+    if kind is list:
+        return [item if type(item) in _SCALARS else json_copy(item) for item in value]
+    if kind is dict:
+        return {
+            key: item if type(item) in _SCALARS else json_copy(item) for key, item in value.items()
+        }
+    if kind in _SCALARS:
+        return value
+    return copy.deepcopy(value)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def populate(obj: DataObject, revision: int, doc: Document, stale: bool) -> None:
-    """Fill an instance from a (shared, never mutated) document."""
-    values = obj.__dict__
-    values.update(doc)
+    """Fill an instance from a (shared, never mutated) document.
+
+    The instance gets a new dict, assigned whole rather than filled key by key: on CPython 3.11
+    an instance dict filled key by key stays a "split" dict, whose attribute reads deoptimise
+    on every access (about 3x slower than a plain attribute); a dict assigned whole reads at
+    plain-attribute speed.
+    """
+    values = dict(doc)
     for name in obj._meta.mutable:
         value = doc[name]
         if value is not None:
-            values[name] = copy.deepcopy(value)
+            values[name] = json_copy(value)
     values["_rev"] = revision
     values["_orig"] = doc
     values["_stale"] = stale
     values["_related"] = {}
+    object.__setattr__(obj, "__dict__", values)
 
 
 def read(rt: Runtime, meta: HybridMeta, guid: str) -> tuple[int, Document, bool] | None:
@@ -217,12 +255,20 @@ def read_many(
     return result
 
 
-def changed(rt: Runtime, keys: Sequence[str], hybrids: Iterable[HybridMeta]) -> None:
-    """After a commit changed or removed these objects: block refills for a while, and give
-    each touched hybrid a new query generation so no cached query result from before is used.
+def changed(
+    rt: Runtime,
+    keys: Sequence[str],
+    hybrids: Iterable[HybridMeta],
+    lists: Iterable[str] = (),
+) -> None:
+    """After a commit changed or removed these objects (and the reverse lists under these
+    prefixes): block refills for a while, and give each touched hybrid a new query
+    generation so that no cached query result from before the commit is used.
     """
-    if keys:
-        rt.cache.set_many({"o:" + key: HOLD for key in keys}, HOLD_SECONDS)
+    held = {"o:" + key: HOLD for key in keys}
+    held.update(("r:" + base, HOLD) for base in lists)
+    if held:
+        rt.cache.set_many(held, HOLD_SECONDS)
     tokens = {query_generation_key(rt, meta): secrets.randbits(62) for meta in hybrids}
     if tokens:
         rt.cache.set_many(tokens)
