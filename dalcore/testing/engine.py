@@ -750,17 +750,20 @@ class EngineBehaviour:
             backend.save()
         dal.forget(kind, *backends)
         dal.store.reset()
+        # At most one round trip for the guids and one for the objects, whatever the engine
+        # caches in between (an engine caching guid lists may need fewer).
         found = kind.backends
         assert len(found) == 50
-        assert dal.store.calls["scan_page"] == 1 and dal.store.calls["get_many"] == 0
+        assert dal.store.calls["scan_page"] <= 1 and dal.store.calls["get_many"] == 0
         assert sorted(b.name for b in found) == [f"b{i:02}" for i in range(50)]
-        assert (dal.store.calls["scan_page"], dal.store.calls["get_many"]) == (1, 1)
-        assert dal.store.reads == 2
+        assert dal.store.calls["scan_page"] <= 1 and dal.store.calls["get_many"] == 1
+        assert dal.store.reads <= 2 and dal.store.calls["get"] == 0
+        reads = dal.store.reads
         assert set(found) == set(backends)
-        assert dal.store.reads == 2  # iterated again: already loaded
+        assert dal.store.reads == reads  # iterated again: already loaded
         dal.store.reset()
         assert sorted(kind.backends_guids) == sorted(b.guid for b in backends)
-        assert dal.store.reads == 1  # guids only: the scan
+        assert dal.store.reads <= 1 and dal.store.calls["get_many"] == 0  # guids only
 
     def test_one_to_one(self, dal: Dal) -> None:
         kind = BackendType(name="alba", code="alba", has_plugin=True)
@@ -1267,6 +1270,29 @@ class EngineBehaviour:
                 for base, replacement in list(_dataobject._replacements.items()):
                     if replacement is SmartGadget:
                         del _dataobject._replacements[base]
+        assert type(Gadget(name="plain")) is Gadget
+
+    def test_plugin_contributed_subclass_replaces_its_base_at_configure(self, dal: Dal) -> None:
+        class Contributor:
+            @hookimpl
+            def dalcore_hybrids(self) -> list[type]:
+                return [SmartGadget]
+
+        contributor = Contributor()
+        plugin_manager().register(contributor)
+        try:
+            dalcore.configure(dal.store, dal.cache, namespace=dal.ns)
+            gadget = Gadget(name="from a plugin")
+            assert type(gadget) is SmartGadget
+            gadget.save()
+            assert type(Widget(name="w", gadget=gadget).gadget) is SmartGadget
+        finally:
+            plugin_manager().unregister(contributor)
+            with _dataobject._registry_lock:
+                for base, replacement in list(_dataobject._replacements.items()):
+                    if replacement is SmartGadget:
+                        del _dataobject._replacements[base]
+            dalcore.configure(dal.store, dal.cache, namespace=dal.ns)
         assert type(Gadget(name="plain")) is Gadget
 
     def test_configure_imports_a_hybrids_package(
