@@ -70,7 +70,7 @@ class ReverseAttribute:
                 return guid
             return self.source(guid)
         if self.guids:
-            return found
+            return list(found)
         result: DataObjectList = DataObjectList(self.source, found)
         return result
 

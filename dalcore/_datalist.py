@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dalcore import _objcache
 from dalcore._lists import DataObjectList
@@ -24,7 +24,7 @@ from dalcore._runtime import Runtime, runtime
 from dalcore.api import NO_VALUE
 
 if TYPE_CHECKING:
-    from dalcore._dataobject import DataObject
+    from dalcore._dataobject import DataObject, HybridMeta
 
 #: Seconds a query's guid list stays cached. Correctness comes from the generation tokens;
 #: the TTL only bounds how long unused results occupy the cache.
@@ -45,7 +45,7 @@ class DataList(DataObjectList):
     operator = Operator
     where_operator = WhereOperator
 
-    __slots__ = ("_cached", "_group", "_plan", "_resolved")
+    __slots__ = ("_cached", "_plan", "_query", "_resolved")
 
     def __init__(
         self,
@@ -53,15 +53,15 @@ class DataList(DataObjectList):
         query: Mapping[str, Any] | None = None,
         **filters: Any,
     ) -> None:
-        group = compile_query(hybrid, query)
-        if filters:
-            extra = compile_filters(hybrid, filters)
-            group = Group(WhereOperator.AND, group.items + extra.items) if group.items else extra
         super().__init__(hybrid, ())
-        self._group = group
+        self._query = _compiled(hybrid, query, filters)
         self._resolved = False
         self._plan: Plan | None = None
         self._cached = False
+
+    @property
+    def _group(self) -> Group:
+        return self._query.group
 
     def _guid_list(self) -> list[str]:
         if not self._resolved:
@@ -71,7 +71,7 @@ class DataList(DataObjectList):
 
     def _run(self, rt: Runtime) -> list[str]:
         hybrid = self._hybrid
-        key = None if uses_dynamics(self._group) else self._cache_key(rt)
+        key = None if self._query.dynamic else self._cache_key(rt)
         if key is not None:
             hit = rt.cache.get(key)
             if type(hit) is list:
@@ -87,8 +87,7 @@ class DataList(DataObjectList):
     def _cache_key(self, rt: Runtime) -> str | None:
         """``q:<hybrid>:<query digest>:<generation tokens>``; None when the cache cannot keep
         the tokens (then results are not cached at all)."""
-        metas = sorted(hybrids_of(self._hybrid, self._group), key=lambda meta: meta.path)
-        keys = [_objcache.query_generation_key(rt, meta) for meta in metas]
+        keys = [_objcache.query_generation_key(rt, meta) for meta in self._query.hybrids]
         tokens = rt.cache.get_many(keys)
         for index, token in enumerate(tokens):
             if token is NO_VALUE:
@@ -99,7 +98,7 @@ class DataList(DataObjectList):
                 if token is NO_VALUE:
                     return None
                 tokens[index] = token
-        digest = hashlib.blake2b(repr(self._group).encode(), digest_size=16).hexdigest()
+        digest = self._query.digest
         return f"q:{_objcache.prefix(rt, self._hybrid._meta)}{digest}:" + ".".join(map(str, tokens))
 
     def explain(self) -> dict[str, Any]:
@@ -113,3 +112,59 @@ class DataList(DataObjectList):
             "filtered": list(plan.filtered),
             "cached": self._cached,
         }
+
+
+class _Compiled(NamedTuple):
+    group: Group
+    digest: str  # names the query in cache keys
+    hybrids: tuple[HybridMeta, ...]  # whose generation tokens the cached result depends on
+    dynamic: bool  # uses dynamics: never cached
+
+
+_MEMO: dict[Any, _Compiled] = {}
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_MEMO_SIZE = 4096
+
+
+def _compiled(
+    hybrid: type[DataObject], query: Mapping[str, Any] | None, filters: Mapping[str, Any]
+) -> _Compiled:
+    """Compile (and validate) a query once per distinct query: a cached query's cost is then
+    two cache reads, not the compilation."""
+    try:
+        memo_key: Any = (hybrid, _freeze(query), _freeze(filters))
+        known = _MEMO.get(memo_key)
+    except TypeError:  # an unhashable value somewhere: compile every time
+        memo_key, known = None, None
+    if known is not None:
+        return known
+    group = compile_query(hybrid, query)
+    if filters:
+        extra = compile_filters(hybrid, filters)
+        group = Group(WhereOperator.AND, group.items + extra.items) if group.items else extra
+    compiled = _Compiled(
+        group,
+        hashlib.blake2b(repr(group).encode(), digest_size=16).hexdigest(),
+        tuple(sorted(hybrids_of(hybrid, group), key=lambda meta: meta.path)),
+        uses_dynamics(group),
+    )
+    if memo_key is not None:
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.clear()
+        _MEMO[memo_key] = compiled
+    return compiled
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable stand-in for a query argument; types are kept so 1, 1.0 and True differ."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return (kind, value)
+    if isinstance(value, Mapping):
+        return ("map", tuple(sorted((repr(k), _freeze(v)) for k, v in value.items())))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_freeze(item) for item in value))
+    if isinstance(value, (set, frozenset)):
+        return ("set", frozenset(_freeze(item) for item in value))
+    hash(value)
+    return (type(value), value)

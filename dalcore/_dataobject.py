@@ -198,16 +198,12 @@ class DataObject:
         """A :class:`~dalcore.DataList` of the objects matching ``query`` and/or ``filters``:
         ``Backend.where(name='b1', status__in=['NEW', 'RUNNING'], backend_type__name='alba')``.
         """
-        from dalcore._datalist import DataList
-
-        return DataList(cls, query, **filters)
+        return _datalist().DataList(cls, query, **filters)
 
     @classmethod
     def all(cls) -> Any:
         """A :class:`~dalcore.DataList` of every stored object of this hybrid."""
-        from dalcore._datalist import DataList
-
-        return DataList(cls)
+        return _datalist().DataList(cls)
 
     # -- construction ---------------------------------------------------------------------
 
@@ -216,9 +212,8 @@ class DataObject:
 
     def __init__(self, guid: str | None = None, **values: Any) -> None:
         meta = self._meta
-        state = self.__dict__
         if guid is None:
-            state["guid"] = str(uuid.uuid4())
+            state: dict[str, Any] = {"guid": str(uuid.uuid4())}
             for name, prop in meta.properties.items():
                 state[name] = prop.fresh_default()
             for name in meta.relations:
@@ -227,6 +222,9 @@ class DataObject:
             state["_orig"] = None
             state["_stale"] = False
             state["_related"] = {}
+            # Assigned whole, not filled key by key: see _objcache.populate for why reads of a
+            # dict built that way stay at plain-attribute speed.
+            object.__setattr__(self, "__dict__", state)
             for name, value in values.items():
                 setattr(self, name, value)
             return
@@ -234,7 +232,7 @@ class DataObject:
             raise TypeError(f"{meta.name}(guid) loads a stored object; set fields after loading")
         if not isinstance(guid, str):
             raise ValidationError(meta.name, "guid", f"expected str, got {guid!r}", guid)
-        state["guid"] = guid
+        object.__setattr__(self, "__dict__", {"guid": guid})
         rt = runtime()
         found = _objcache.read(rt, meta, guid)
         if found is None:
@@ -335,13 +333,13 @@ class DataObject:
         tx = _transaction.current()
         if tx is not None:
             if self.dirty:
-                operations, checks, key = self._save_plan(rt)
-                tx.add_save(self, operations, checks, key)
+                operations, checks, key, lists = self._save_plan(rt)
+                tx.add_save(self, operations, checks, key, lists)
             return
         for _ in range(SAVE_ATTEMPTS):
             if not self.dirty:
                 return
-            operations, checks, key = self._save_plan(rt)
+            operations, checks, key, lists = self._save_plan(rt)
             try:
                 revision = rt.store.commit(operations, checks)
             except AssertionFailedError:
@@ -350,14 +348,14 @@ class DataObject:
             except StoreUnavailableError:
                 # The commit may have been applied and only its reply lost: act as after a
                 # change, so no cache keeps serving the version from before it.
-                _objcache.changed(rt, [key], [meta])
+                _objcache.changed(rt, [key], [meta], lists)
                 raise
             state = self.__dict__
             updated = state["_rev"] is not None
             state["_rev"] = revision
             state["_orig"] = self._snapshot()
             state["_stale"] = False
-            _objcache.changed(rt, [key] if updated else [], [meta])
+            _objcache.changed(rt, [key] if updated else [], [meta], lists)
             if rt.after_save is not None:
                 rt.after_save(obj=self)
             return
@@ -387,7 +385,7 @@ class DataObject:
                 ) from None
         raise ValidationError(self._meta.name, "?", "document is not JSON-serialisable")
 
-    def _save_plan(self, rt: Runtime) -> tuple[list[Operation], list[Check], str]:
+    def _save_plan(self, rt: Runtime) -> tuple[list[Operation], list[Check], str, list[str]]:
         """The operations and checks that write this object and its index entries."""
         meta = self._meta
         state = self.__dict__
@@ -399,6 +397,7 @@ class DataObject:
         checks: list[Check] = [
             Absent(key) if state["_rev"] is None else RevisionIs(key, state["_rev"])
         ]
+        lists: list[str] = []  # reverse lists this save changes (their cached copies are held)
         for name, rel in meta.relations.items():
             field = name + "_guid"
             old = None if original is None else original.get(field)
@@ -407,7 +406,9 @@ class DataObject:
                 continue
             if old is not None:
                 operations.append(Delete(_objcache.reverse_key(rt, meta, rel, old, guid)))
+                lists.append(_objcache.reverse_prefix(rt, meta, rel, old))
             if new is not None:
+                lists.append(_objcache.reverse_prefix(rt, meta, rel, new))
                 target = meta.target(name)._meta
                 index = _objcache.reverse_key(rt, meta, rel, new, guid)
                 operations.append(Put(index, guid.encode() if rel.onetoone else b""))
@@ -430,7 +431,7 @@ class DataObject:
                 owner = _objcache.unique_key(rt, meta, name, new)
                 operations.append(Put(owner, guid.encode()))
                 checks.append(Absent(owner))
-        return operations, checks, key
+        return operations, checks, key, lists
 
     def _after_conflict(self, rt: Runtime, key: str, datastore_wins: bool | None) -> None:
         """Find out why a commit failed; merge a concurrent save or raise the typed error."""
@@ -529,7 +530,7 @@ class DataObject:
         if tx is not None:
             plan = _DeletePlan(rt)
             plan.remove(type(self), self.guid, abandon_set, cascade_set)
-            tx.add_delete(self, plan.operations, plan.checks, plan.touched, plan.hybrids)
+            tx.add_delete(self, plan)
             return
         for _ in range(SAVE_ATTEMPTS):
             plan = _DeletePlan(rt)
@@ -538,7 +539,7 @@ class DataObject:
                 rt.store.commit(plan.operations, plan.checks)
             except AssertionFailedError:
                 continue
-            _objcache.changed(rt, plan.touched, plan.hybrids)
+            _objcache.changed(rt, plan.touched, plan.hybrids, plan.lists)
             self.__dict__["_rev"] = None
             self.__dict__["_orig"] = None
             if rt.after_delete is not None:
@@ -619,6 +620,7 @@ class _DeletePlan:
         self.operations: list[Operation] = []
         self.checks: list[Check] = []
         self.touched: list[str] = []
+        self.lists: list[str] = []  # reverse lists the delete changes
         self.hybrids: set[HybridMeta] = set()
         self.seen: set[str] = set()
 
@@ -647,6 +649,7 @@ class _DeletePlan:
             linked = _objcache.reverse_guids(rt, source, relation, guid)
             if not linked:
                 continue
+            self.lists.append(_objcache.reverse_prefix(rt, source._meta, relation, guid))
             if name in cascade:
                 for child in linked:
                     self.remove(source._replacement(), child, set(), set())
@@ -661,6 +664,7 @@ class _DeletePlan:
             target = stored[name + "_guid"]
             if target is not None:
                 self.operations.append(Delete(_objcache.reverse_key(rt, meta, rel, target, guid)))
+                self.lists.append(_objcache.reverse_prefix(rt, meta, rel, target))
         for prop in meta.indexed:
             value = stored[prop.name]
             self.operations.append(
@@ -688,8 +692,22 @@ class _DeletePlan:
         self.operations.append(Put(key, _objcache.encode(stored)))
         if target is not None:
             self.operations.append(Delete(_objcache.reverse_key(rt, meta, relation, target, guid)))
+            self.lists.append(_objcache.reverse_prefix(rt, meta, relation, target))
         self.touched.append(key)
         self.hybrids.add(meta)
+
+
+_DATALIST: Any = None
+
+
+def _datalist() -> Any:
+    # _datalist imports this module, so it is imported on the first query, then kept.
+    global _DATALIST
+    if _DATALIST is None:
+        from dalcore import _datalist as module
+
+        _DATALIST = module
+    return _DATALIST
 
 
 def _resolve_pending() -> None:

@@ -108,14 +108,25 @@ def dynamic_key(rt: Runtime, obj: DataObject, name: str) -> str:
 def reverse_guids(
     rt: Runtime, source: type[DataObject], relation: Relation, guid: str
 ) -> list[str]:
-    """Guids of the ``source`` objects whose ``relation`` points at ``guid`` (one scan)."""
-    meta = source._meta
-    base = reverse_prefix(rt, meta, relation, guid)
+    """Guids of the ``source`` objects whose ``relation`` points at ``guid``.
+
+    Cached under ``r:<reverse prefix>`` by the same rule as objects: filled with ``add`` only
+    when fresh, and held by every commit that links or unlinks an object to ``guid``.
+    """
+    base = reverse_prefix(rt, source._meta, relation, guid)
+    cached = rt.cache.get("r:" + base)
+    if type(cached) is list:
+        return cached  # shared with the cache: callers copy before handing it to users
+    started = time.monotonic()
     if relation.onetoone:
         entry = rt.store.get_many([base])[0]
-        return [] if entry is None else [entry.value.decode()]
-    cut = len(base)
-    return [key[cut:] for key in rt.store.keys(base)]
+        found = [] if entry is None else [entry.value.decode()]
+    else:
+        cut = len(base)
+        found = [key[cut:] for key in rt.store.keys(base)]
+    if time.monotonic() - started < FILL_MARGIN:
+        rt.cache.add("r:" + base, found, rt.object_ttl)
+    return found
 
 
 # -- documents ------------------------------------------------------------------------------
@@ -244,12 +255,20 @@ def read_many(
     return result
 
 
-def changed(rt: Runtime, keys: Sequence[str], hybrids: Iterable[HybridMeta]) -> None:
-    """After a commit changed or removed these objects: block refills for a while, and give
-    each touched hybrid a new query generation so no cached query result from before is used.
+def changed(
+    rt: Runtime,
+    keys: Sequence[str],
+    hybrids: Iterable[HybridMeta],
+    lists: Iterable[str] = (),
+) -> None:
+    """After a commit changed or removed these objects (and the reverse lists under these
+    prefixes): block refills for a while, and give each touched hybrid a new query
+    generation so that no cached query result from before the commit is used.
     """
-    if keys:
-        rt.cache.set_many({"o:" + key: HOLD for key in keys}, HOLD_SECONDS)
+    held = {"o:" + key: HOLD for key in keys}
+    held.update(("r:" + base, HOLD) for base in lists)
+    if held:
+        rt.cache.set_many(held, HOLD_SECONDS)
     tokens = {query_generation_key(rt, meta): secrets.randbits(62) for meta in hybrids}
     if tokens:
         rt.cache.set_many(tokens)

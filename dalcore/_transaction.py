@@ -47,24 +47,25 @@ class Transaction:
         self._steps: dict[str, _Step] = {}
 
     def add_save(
-        self, obj: DataObject, operations: list[Operation], checks: list[Check], key: str
-    ) -> None:
-        self._steps.pop(key, None)
-        self._steps[key] = _Step(
-            obj, "save", operations, checks, [key], {obj._meta}, obj._snapshot()
-        )
-
-    def add_delete(
         self,
         obj: DataObject,
         operations: list[Operation],
         checks: list[Check],
-        touched: list[str],
-        hybrids: set[HybridMeta],
+        key: str,
+        lists: list[str],
     ) -> None:
-        key = touched[-1] if touched else obj.guid
         self._steps.pop(key, None)
-        self._steps[key] = _Step(obj, "delete", operations, checks, touched, hybrids, None)
+        step = _Step(obj, "save", operations, checks, [key], {obj._meta}, obj._snapshot())
+        step.lists = lists
+        self._steps[key] = step
+
+    def add_delete(self, obj: DataObject, plan: Any) -> None:
+        """Queue a delete; ``plan`` is the engine's delete plan (operations, checks, ...)."""
+        key = plan.touched[-1] if plan.touched else obj.guid
+        self._steps.pop(key, None)
+        step = _Step(obj, "delete", plan.operations, plan.checks, plan.touched, plan.hybrids, None)
+        step.lists = plan.lists
+        self._steps[key] = step
 
     def commit(self) -> None:
         steps = list(self._steps.values())
@@ -90,8 +91,10 @@ class Transaction:
             raise self._conflict(checks, owner, exc) from None
         hybrids: set[HybridMeta] = set()
         held: list[str] = []
+        lists: list[str] = []
         for step in steps:
             hybrids |= step.hybrids
+            lists += step.lists
             state = step.obj.__dict__
             if step.kind == "save":
                 if state["_rev"] is not None:
@@ -103,7 +106,7 @@ class Transaction:
                 held += step.touched
                 state["_rev"] = None
                 state["_orig"] = None
-        _objcache.changed(rt, held, hybrids)
+        _objcache.changed(rt, held, hybrids, lists)
         for step in steps:
             hook = rt.after_save if step.kind == "save" else rt.after_delete
             if hook is not None:
@@ -128,7 +131,7 @@ class Transaction:
 
 
 class _Step:
-    __slots__ = ("checks", "document", "hybrids", "kind", "obj", "operations", "touched")
+    __slots__ = ("checks", "document", "hybrids", "kind", "lists", "obj", "operations", "touched")
 
     def __init__(
         self,
@@ -147,6 +150,7 @@ class _Step:
         self.touched = touched
         self.hybrids = hybrids
         self.document = document
+        self.lists: list[str] = []
 
 
 def _holds(check: Check, entry: Any) -> bool:
