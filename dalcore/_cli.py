@@ -93,6 +93,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return status
 
 
+# -- dalcore bench ------------------------------------------------------------------------
+
+
+def _configure_bench(parser: argparse.ArgumentParser) -> None:
+    from dalcore._bench._options import add_arguments
+
+    # From a checkout the results go where `python -m benchmarks` puts them.
+    default = os.path.join("benchmarks", "results") if os.path.isdir("benchmarks") else "."
+    add_arguments(parser, default)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from dalcore._bench._runner import run
+
+    return run(args, "dalcore bench " + " ".join(sys.argv[2:]))
+
+
 # -- the command table --------------------------------------------------------------------
 
 COMMANDS: tuple[Command, ...] = (
@@ -100,6 +117,12 @@ COMMANDS: tuple[Command, ...] = (
         "plugins", "list installed stores, caches and loaders", _cmd_plugins, _configure_plugins
     ),
     Command("demo", "run a short tour of hybrids on the in-process backends", _cmd_demo),
+    Command(
+        "bench",
+        "measure dalcore's hot paths against raw clients (starts its own servers)",
+        _cmd_bench,
+        _configure_bench,
+    ),
 )
 
 

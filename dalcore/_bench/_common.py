@@ -1,0 +1,63 @@
+"""Helpers the case modules share: configuring dalcore, raw clients, the object key."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import dalcore
+from dalcore import _objcache
+from dalcore._bench._env import Environment, Missing
+from dalcore._bench._model import BenchItem
+from dalcore._bench._results import Result, skipped
+from dalcore._runtime import Runtime
+from dalcore.api import PersistentStore, VolatileCache
+
+NAMESPACE = "bench"
+
+
+@contextlib.contextmanager
+def configured(store: str | PersistentStore, cache: str | VolatileCache) -> Iterator[Runtime]:
+    """dalcore on these backends for the block; the in-process default again afterwards."""
+    rt = dalcore.configure(store, cache, namespace=NAMESPACE, hybrids=())
+    try:
+        yield rt
+    finally:
+        dalcore.configure("memory://", "memory://", namespace=NAMESPACE, hybrids=())
+
+
+def object_key(rt: Runtime, obj: dalcore.DataObject) -> str:
+    return _objcache.prefix(rt, type(obj)._meta) + obj.guid
+
+
+def needs(group: str, case: str, start: Callable[[], Any]) -> tuple[Any, Result | None]:
+    """Start what a case needs; a skip result naming what is missing otherwise."""
+    try:
+        return start(), None
+    except Missing as exc:
+        return None, skipped(group, case, str(exc))
+
+
+def raw_memcached(address: tuple[str, int]) -> Any:
+    """A bare pymemcache client: bytes in, bytes out, no serde (the baseline's client)."""
+    from pymemcache.client.base import Client
+
+    return Client(address, no_delay=True, default_noreply=False)
+
+
+def memcached_route(rt: Runtime, key: str) -> tuple[bytes, tuple[str, int]]:
+    """Where the memcached plugin keeps ``key``: the memcached key and the server address."""
+    raw, node = rt.cache._route(key)  # type: ignore[attr-defined]
+    host, port = node.name.rsplit(":", 1)
+    return raw, (host, int(port))
+
+
+def stored_item(index: int = 1) -> BenchItem:
+    from dalcore._bench._model import make_item
+
+    return make_item(index)
+
+
+def env_settings(env: Environment) -> Any:
+    return env.settings

@@ -1,0 +1,183 @@
+"""Group ``lists``: reverse lists of 10 / 100 / 1000 objects, time and round trips."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+
+from dalcore import _objcache
+from dalcore._bench._common import configured, memcached_route, needs, raw_memcached
+from dalcore._bench._env import Environment, counting
+from dalcore._bench._harness import loop, measure
+from dalcore._bench._model import BenchGroup, BenchItem, make_item
+from dalcore._bench._results import (
+    OVS_REVERSE_LENGTH,
+    Result,
+    Target,
+    ratio_at_most,
+    ten_x_ovs,
+    timed,
+)
+from dalcore._runtime import Runtime
+
+
+def _populate(size: int) -> BenchGroup:
+    parent = BenchGroup(name=f"group-{size}")
+    parent.save()
+    for index in range(size):
+        make_item(index, parent)
+    return parent
+
+
+def lists(env: Environment) -> Iterator[Result]:
+    group = "lists"
+    sizes = env.settings.sizes["reverse"]
+    with configured("memory://", "memory://") as rt:
+        for size in sizes:
+            yield from _in_process(env, rt, size, first=size == sizes[0])
+
+    case = "reverse lists through memcached"
+    url, skip = needs(group, case, env.memcached_url)
+    if skip is not None:
+        yield skip
+        return
+    with configured("memory://", url) as rt:
+        for size in sizes:
+            parent = _populate(size)
+            list(parent.items)
+            raw, close = _raw_get_many(rt, parent)
+            try:
+                measured = measure(
+                    env.settings,
+                    loop(_loader(parent)),
+                    {"pymemcache get_many per server + orjson decode": loop(raw)},
+                )
+            finally:
+                close()
+            trips = _round_trips(rt, parent, memcached=True)
+            targets = []
+            if size == 100:
+                targets = [
+                    ratio_at_most(1.3, "raw get_many + decode"),
+                    Target(
+                        "one round trip per memcached server",
+                        lambda r: max(r.extra["memcached round trips per server"].values()) <= 1,
+                    ),
+                ]
+            yield timed(
+                group,
+                f"reverse list of {size}, loaded (memory store, memcached)",
+                measured,
+                targets,
+                note="dalcore also scans the reverse index in the store; the baseline does not",
+                **trips,
+            )
+
+
+def _loader(parent: BenchGroup) -> Callable[[], object]:
+    return lambda: list(parent.items)
+
+
+def _in_process(env: Environment, rt: Runtime, size: int, first: bool) -> Iterator[Result]:
+    group = "lists"
+    parent = _populate(size)
+    list(parent.items)  # fills the cache
+    relation = BenchItem._meta.relations["group"]
+    base = _objcache.reverse_prefix(rt, BenchItem._meta, relation, parent.guid)
+    store = rt.store
+    measured = measure(
+        env.settings,
+        loop(lambda: len(parent.items)),
+        {"store key scan of the reverse index": loop(lambda: list(store.keys(base)))},
+    )
+    targets = [ten_x_ovs(OVS_REVERSE_LENGTH, "reverse-list length")] if first else []
+    yield timed(group, f"reverse-list length, {size} objects (memory store)", measured, targets)
+    measured = measure(
+        env.settings,
+        loop(lambda: list(parent.items)),
+        {"in-process cache get_many of the same keys": _local_get_many(rt, parent)},
+    )
+    yield timed(
+        group,
+        f"reverse list of {size}, loaded (memory store, in-process cache)",
+        measured,
+        **_round_trips(rt, parent, memcached=False),
+    )
+
+
+def _object_keys(rt: Runtime, parent: BenchGroup) -> list[str]:
+    base = _objcache.prefix(rt, BenchItem._meta)
+    return ["o:" + base + guid for guid in parent.items_guids]
+
+
+def _local_get_many(rt: Runtime, parent: BenchGroup) -> Callable[[int], float]:
+    keys = _object_keys(rt, parent)
+    cache = rt.cache
+    return loop(lambda: cache.get_many(keys))
+
+
+def _raw_get_many(
+    rt: Runtime, parent: BenchGroup
+) -> tuple[Callable[[], object], Callable[[], None]]:
+    """Raw reads of the very bytes the plugin cached, one get_many per server."""
+    by_server: dict[tuple[str, int], list[bytes]] = defaultdict(list)
+    for key in _object_keys(rt, parent):
+        raw_key, address = memcached_route(rt, key)
+        by_server[address].append(raw_key)
+    clients = [(raw_memcached(address), keys) for address, keys in by_server.items()]
+
+    def read() -> object:
+        values: list[Any] = []
+        for client, keys in clients:
+            values += [orjson.loads(value) for value in client.get_many(keys).values()]
+        return values
+
+    def close() -> None:
+        for client, _ in clients:
+            client.close()
+
+    return read, close
+
+
+def _round_trips(rt: Runtime, parent: BenchGroup, memcached: bool) -> dict[str, Any]:
+    """One untimed load with the store's and the cache servers' calls counted."""
+    counts: Counter[str] = Counter()
+    parent = BenchGroup(parent.guid)
+    with counting(rt.store, ["get", "get_many", "scan_page", "commit"], counts, "store."):
+        if memcached:
+            nodes = rt.cache.nodes  # type: ignore[attr-defined]
+            with _counting_nodes(nodes, counts):
+                loaded = list(parent.items)
+        else:
+            with counting(rt.cache, ["get", "get_many"], counts, "cache."):
+                loaded = list(parent.items)
+    found: dict[str, Any] = {"objects loaded": len(loaded)}
+    found["store round trips"] = sum(v for k, v in counts.items() if k.startswith("store."))
+    if memcached:
+        found["memcached round trips per server"] = {
+            node.name: counts[f"node {node.name}"]
+            for node in rt.cache.nodes  # type: ignore[attr-defined]
+        }
+    else:
+        found["cache calls"] = sum(v for k, v in counts.items() if k.startswith("cache."))
+    return found
+
+
+class _counting_nodes:
+    def __init__(self, nodes: list[Any], counts: Counter[str]) -> None:
+        self.nodes = nodes
+        self.counts = counts
+        self.stack: list[Any] = []
+
+    def __enter__(self) -> None:
+        for node in self.nodes:
+            manager = counting(node, ["call"], self.counts, f"node {node.name}")
+            manager.__enter__()
+            self.stack.append(manager)
+
+    def __exit__(self, *exc: object) -> None:
+        for manager in reversed(self.stack):
+            manager.__exit__(None, None, None)

@@ -1,0 +1,36 @@
+"""The options of ``dalcore bench`` / ``python -m benchmarks`` (light: no engine imports)."""
+
+from __future__ import annotations
+
+import argparse
+
+#: Group name -> "module:function" yielding its results, in running order.
+GROUPS: dict[str, str] = {
+    "attributes": "dalcore._bench._objects:attributes",
+    "load": "dalcore._bench._objects:load",
+    "dynamics": "dalcore._bench._dynamics:dynamics",
+    "locked": "dalcore._bench._dynamics:locked",
+    "lists": "dalcore._bench._lists:lists",
+    "saves": "dalcore._bench._saves:saves",
+    "queries": "dalcore._bench._queries:queries",
+    "memory": "dalcore._bench._objects:memory",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer repeats and smaller sizes (100k stored objects -> 20k); under two minutes",
+    )
+    parser.add_argument(
+        "--out", default=default_out, help=f"directory for the results (default: {default_out})"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(GROUPS),
+        metavar="GROUP",
+        help=f"run only this group (repeatable): {', '.join(GROUPS)}",
+    )
+    parser.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
