@@ -31,12 +31,12 @@ from __future__ import annotations
 import copy
 import secrets
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from dalcore.api import NO_VALUE
+from dalcore.api import NO_VALUE, WatchEvent
 from dalcore.errors import CorruptDataError
 
 if TYPE_CHECKING:
@@ -281,3 +281,24 @@ def fill_dynamic(rt: Runtime, key: str, value: Any, timeout: float, started: flo
 
 def is_hit(value: Any) -> bool:
     return value is not NO_VALUE and type(value) is list
+
+
+def invalidation_feed(rt: Runtime) -> Callable[[WatchEvent], None]:
+    """A store-watch callback that applies every commit, from any process, to a process-local
+    cache as if this process had made it: hold the object or reverse list, renew the query
+    generation of its hybrid."""
+    scope = f"{rt.namespace}/" if rt.namespace else ""
+    relations = scope + ".rel/"
+
+    def on_change(event: WatchEvent) -> None:
+        key = event.key
+        cut = key.rfind("/") + 1
+        if key.startswith(relations):
+            # Many-to-one lists are cached under the prefix ending in "/", one-to-one under
+            # the key itself; the event cannot tell which, so hold both.
+            rt.cache.set_many({"r:" + key[:cut]: HOLD, "r:" + key: HOLD}, HOLD_SECONDS)
+        elif not key[len(scope) :].startswith("."):
+            rt.cache.set("o:" + key, HOLD, HOLD_SECONDS)
+            rt.cache.set("g:" + key[:cut], secrets.randbits(62))
+
+    return on_change

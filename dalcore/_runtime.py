@@ -95,6 +95,13 @@ class Runtime:
         self.cache = cache
         self.namespace = namespace.strip("/")
         self.object_ttl = object_ttl
+        self._watch = None
+        if cache.process_local and "watch" in store.capabilities:
+            # Other processes' commits reach this process's cache only through the store.
+            from dalcore._objcache import invalidation_feed
+
+            scope = self.namespace + "/" if self.namespace else ""
+            self._watch = store.watch(scope, invalidation_feed(self))
         hook = plugin_manager().hook
         # Hooks with no implementation are skipped on the hot path.
         self.before_save = (
@@ -108,6 +115,8 @@ class Runtime:
         )
 
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
         self.store.close()
         self.cache.close()
 

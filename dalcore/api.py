@@ -352,6 +352,11 @@ class VolatileCache(abc.ABC):
 
     endpoint: str = "?"
 
+    #: True when entries live in this process only, so other processes can neither see nor
+    #: invalidate them. dalcore then keeps such a cache correct by subscribing to the
+    #: persistent store's changes (its ``watch`` capability), where the store offers one.
+    process_local: ClassVar[bool] = False
+
     @abc.abstractmethod
     def get_many(self, keys: Sequence[str]) -> list[Any]:
         """Values for ``keys`` in the same order, :data:`NO_VALUE` where missing."""

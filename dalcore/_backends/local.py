@@ -21,6 +21,8 @@ _FOREVER = float("inf")
 class LocalCache(VolatileCache):
     """At most ``max_entries`` values; the least recently used go first."""
 
+    process_local = True
+
     def __init__(self, max_entries: int = 100_000, endpoint: str = "memory://") -> None:
         if max_entries < 1:
             raise ValueError(f"max_entries must be at least 1, got {max_entries}")
