@@ -216,7 +216,8 @@ class ModelBase(DataObject):
             _credentials.forget(created)
             state.update(plaintext)
             raise
-        dropped = before - self._credential_refs(state)
+        # A merge with a concurrent save may have kept the stored credentials over ours.
+        dropped = (before | set(created)) - self._credential_refs(state)
         _credentials.forget(_credentials.owned(dropped, hint))
 
     def update(self, values: Mapping[str, Any]) -> None:

@@ -159,3 +159,17 @@ def test_file_provider_refuses_names_outside_its_directory(tmp_path: Path) -> No
     with pytest.raises(CredentialError, match="cannot write secret file"):
         provider.store("a", "2")  # never overwrites
     assert provider.resolve("a") == "1"
+
+
+def test_secret_of_a_save_that_lost_the_merge_is_forgotten(backend: str, tmp_path: Path) -> None:
+    secrets_dir = tmp_path / "secrets"
+    register_credential_provider(FileCredentials(str(secrets_dir)), default=True)
+    podm = driver().create_podmanager({"name": "p", "authentication": basic()})
+    mine = driver().get_podmanager_by_uuid(podm.uuid)
+    driver().update_podmanager(podm.uuid, {"authentication": basic("Theirs-pa55")})
+    mine.authentication = basic("Mine-pa55")
+    mine.save(datastore_wins=True)  # the stored credentials win the field merge
+    assert resolve_authentication(mine.authentication) == basic("Theirs-pa55")
+    assert len(os.listdir(secrets_dir)) == 1
+    loaded = driver().get_podmanager_by_uuid(podm.uuid)
+    assert resolve_authentication(loaded.authentication) == basic("Theirs-pa55")
