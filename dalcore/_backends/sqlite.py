@@ -181,20 +181,17 @@ class SQLiteStore(PersistentStore):
 
     def _run(self, work: Callable[[sqlite3.Connection], T], key: str | None = None) -> T:
         """Run ``work`` on a pooled connection, retrying while the file is busy."""
-        first_busy: float | None = None
+        started = time.monotonic()
         pause = 0.001
         while True:
             conn = self._checkout()
             try:
                 return work(conn)
             except sqlite3.Error as exc:
-                # The busy handler already waited for ordinary lock contention; what comes
-                # through is e.g. a WAL recovery in progress, worth retrying until the timeout.
-                if not _is_busy(exc):
-                    raise self._error(exc, key) from exc
-                now = time.monotonic()
-                first_busy = now if first_busy is None else first_busy
-                if now - first_busy >= self.timeout:
+                # SQLite's busy handler already waits out ordinary lock contention, so a busy
+                # error after the timeout is final. Some busy errors skip the handler (a WAL
+                # being recovered, a read snapshot gone stale): those are retried here.
+                if not _is_busy(exc) or time.monotonic() - started >= self.timeout:
                     raise self._error(exc, key) from exc
             finally:
                 self._checkin(conn)
