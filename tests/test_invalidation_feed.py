@@ -19,8 +19,11 @@ from dalcore._objcache import HOLD
 from dalcore.testing._query_hybrids import Rack, Server
 
 
+Pair = tuple[_runtime.Runtime, _runtime.Runtime]
+
+
 @pytest.fixture
-def two_processes() -> Iterator[tuple[_runtime.Runtime, _runtime.Runtime]]:
+def two_processes() -> Iterator[Pair]:
     store = MemoryStore()
     first = _runtime.Runtime(store, LocalCache(), "feed", 600.0)
     second = _runtime.Runtime(store, LocalCache(), "feed", 600.0)
