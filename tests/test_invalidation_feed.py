@@ -18,7 +18,6 @@ from dalcore._backends.memory import MemoryStore
 from dalcore._objcache import HOLD
 from dalcore.testing._query_hybrids import Rack, Server
 
-
 Pair = tuple[_runtime.Runtime, _runtime.Runtime]
 
 
