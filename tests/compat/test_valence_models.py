@@ -30,7 +30,7 @@ def stored(key: str) -> dict[str, Any]:
 
 
 def test_seed_example_model_and_driver_run_unchanged(backend: str) -> None:
-    import six
+    import six  # type: ignore[import-untyped]
 
     class ExampleModel(ModelBase):
         # This is the Etcd dir the new model lives in
