@@ -554,8 +554,8 @@ class DataObject:
         state = self.__dict__
         if state["_rev"] is None:
             guid = state["guid"]
-            type(self).__init__(self)
-            state["guid"] = guid
+            type(self).__init__(self)  # installs a new __dict__: write the guid into that one
+            self.__dict__["guid"] = guid
             return
         rt = runtime()
         found = _objcache.read(rt, self._meta, state["guid"])
