@@ -17,7 +17,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import NamedTuple, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from dalcore.errors import DalcoreError
 
@@ -110,13 +110,81 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return run(args, "dalcore bench " + " ".join(sys.argv[2:]))
 
 
+# -- dalcore reindex ----------------------------------------------------------------------
+
+
+def _configure_reindex(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("hybrid", help="class name of the hybrid, e.g. Backend")
+    parser.add_argument(
+        "--hybrids",
+        action="append",
+        default=[],
+        metavar="PACKAGE",
+        help="import the hybrids in PACKAGE first (repeatable; the configuration's "
+        "'hybrids' setting is imported as well)",
+    )
+    parser.add_argument("--batch", type=int, default=200, help="objects per commit (200)")
+    parser.add_argument(
+        "--restart", action="store_true", help="ignore the checkpoint of an interrupted run"
+    )
+
+
+def _cmd_reindex(args: argparse.Namespace) -> int:
+    import dalcore
+    from dalcore._runtime import import_hybrids
+
+    rt = dalcore.configure()
+    for package in args.hybrids:
+        import_hybrids(package)
+    hybrid = dalcore.hybrid(args.hybrid)
+    print(f"reindexing {hybrid.__name__} in {rt.store.endpoint}", file=sys.stderr)
+    bar: Any = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(unit="obj", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.total = total
+            bar.update(done - bar.n)
+        else:
+            print(f"  {done}/{total} objects", file=sys.stderr)
+
+    try:
+        report = dalcore.reindex(hybrid, progress=progress, batch=args.batch, restart=args.restart)
+    finally:
+        if bar is not None:
+            bar.close()
+    resumed = f", resumed after {report.resumed_after}" if report.resumed_after else ""
+    print(
+        f"{report.objects} objects checked, {report.added} entries added, "
+        f"{report.removed} stale entries removed{resumed}"
+    )
+    for field, value, guid, holder in report.duplicates:
+        print(
+            f"duplicate: {hybrid.__name__}.{field} = {value!r} on {guid}, already held by {holder}"
+        )
+    return 0
+
+
 # -- the command table --------------------------------------------------------------------
 
 COMMANDS: tuple[Command, ...] = (
     Command(
         "plugins", "list installed stores, caches and loaders", _cmd_plugins, _configure_plugins
     ),
-    Command("demo", "run a short tour of hybrids on the in-process backends", _cmd_demo),
+    Command(
+        "demo",
+        "a tour of hybrids on the configured stores (default: ./dalcore.db + in-process cache)",
+        _cmd_demo,
+    ),
+    Command(
+        "reindex",
+        "build the index entries of properties made indexed/unique after data existed",
+        _cmd_reindex,
+        _configure_reindex,
+    ),
     Command(
         "bench",
         "measure dalcore's hot paths against raw clients (starts its own servers)",
