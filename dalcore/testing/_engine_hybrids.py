@@ -186,6 +186,7 @@ class Tally(DataObject):
 
     __properties = [Property(f"c{index}", int, default=0) for index in range(4)] + [
         Property("shared", int, default=0),
+        Property("log", list, default=[]),
         Property("note", str, mandatory=False),
     ]
 

@@ -157,22 +157,29 @@ def _mp_create_sample(barrier: Any, persistent: str, volatile: str, ns: str, tex
 def _mp_increment(
     barrier: Any, persistent: str, volatile: str, ns: str, guid: str, field: str, times: int
 ) -> int:
-    """Add 1 to ``field`` and to ``shared`` ``times`` times each; returns the conflicts seen."""
+    """Add 1 to ``field`` ``times`` times, then append ``times`` tokens to the shared ``log``.
+
+    The counter is a field no other process writes: concurrent saves merge it. The log is
+    written by every process with ``datastore_wins=None``: a save that lost a race raises
+    ConcurrencyError and is redone on a fresh load. (A shared *counter* would not do: two
+    processes incrementing 5 to 6 make the same change, which a three-way merge accepts.)
+    Returns the conflicts seen.
+    """
     dalcore.configure(persistent, volatile, namespace=ns)
     barrier.wait(60)
     conflicts = 0
     for _ in range(times):
         tally = Tally(guid)
         setattr(tally, field, getattr(tally, field) + 1)
-        tally.save()  # a field no one else writes: merged, never a conflict
-    for _ in range(times):
+        tally.save()
+    for index in range(times):
         while True:
             tally = Tally(guid)
-            tally.shared += 1
+            tally.log = [*tally.log, f"{field}-{index}"]
             try:
                 tally.save(datastore_wins=None)
             except ConcurrencyError:
-                conflicts += 1  # someone else incremented first: reload and try again
+                conflicts += 1
                 continue
             break
     return conflicts
@@ -1382,5 +1389,6 @@ class EngineBehaviour:
         )
         final = dal.stored(tally) or {}
         assert [final[f"c{i}"] for i in range(processes)] == [times] * processes
-        assert final["shared"] == times * processes
-        assert Tally(tally.guid).shared == times * processes
+        tokens = [f"c{i}-{n}" for i in range(processes) for n in range(times)]
+        assert sorted(final["log"]) == sorted(tokens)
+        assert sorted(Tally(tally.guid).log) == sorted(tokens)
