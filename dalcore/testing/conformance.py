@@ -156,9 +156,15 @@ def run_processes(
     try:
         while len(answers) < len(processes):
             try:
-                index, outcome = results.get(timeout=max(0.1, deadline - time.monotonic()))
+                index, outcome = results.get(timeout=1.0)
             except queue.Empty:
-                pytest.fail(f"worker processes did not finish within {timeout}s")
+                silent = [i for i, p in enumerate(processes) if i not in answers]
+                if all(processes[i].exitcode not in (None, 0) for i in silent):
+                    codes = {i: processes[i].exitcode for i in silent}
+                    pytest.fail(f"worker processes died without answering: exit codes {codes}")
+                if time.monotonic() > deadline:
+                    pytest.fail(f"worker processes did not finish within {timeout}s")
+                continue
             answers[index] = outcome
     finally:
         for process in processes:
