@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from itertools import groupby
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from dalcore._storelock import KeyLock
 from dalcore.api import (
@@ -120,7 +121,7 @@ class SQLiteStore(PersistentStore):
         if synchronous.lower() not in ("full", "normal"):
             raise InvalidURLError(path, f"synchronous={synchronous!r}: expected full or normal")
         self.path = path
-        self.endpoint = f"sqlite://{path}"
+        self.endpoint = "sqlite://" + quote(path)  # a URL that opens this same file
         self.timeout = timeout
         self._synchronous = synchronous.upper()
         self._pool: list[sqlite3.Connection] = []

@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -67,6 +68,16 @@ def test_url_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert isinstance(store, SQLiteStore)
         assert store.timeout == 30.0
         assert store.get("k").value == b"sqlite:plain.db?timeout=2.5"
+
+
+def test_odd_file_names_round_trip_through_the_endpoint(tmp_path: Path) -> None:
+    path = tmp_path / "odd name 100%?#.db"
+    with dalcore.open_persistent(f"sqlite://{quote(str(path))}") as store:
+        store.set("k", b"v")
+        endpoint = store.endpoint
+    assert path.exists()
+    with dalcore.open_persistent(endpoint) as again:
+        assert again.get("k").value == b"v"
 
 
 @pytest.mark.parametrize(
@@ -215,3 +226,25 @@ def test_threads_beyond_the_pool(tmp_path: Path) -> None:
             thread.join(60)
         assert not errors, errors
         assert len(list(store.keys("t/"))) == 400
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_does_not_reuse_the_parents_connections(tmp_path: Path) -> None:
+    with dalcore.open_persistent(_url(tmp_path / "fork.db")) as store:
+        assert isinstance(store, SQLiteStore)
+        store.set("k", b"parent")
+        inherited = list(store._pool)
+        assert inherited, "the parent should have an idle pooled connection"
+        pid = os.fork()
+        if pid == 0:  # the child: report through the exit code only
+            code = 3
+            try:
+                conn = store._checkout()
+                code = 1 if any(conn is old for old in inherited) else 0
+                store._checkin(conn)
+                store.set("k", b"child")
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert store.get("k").value == b"child"
