@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import dalcore
@@ -29,6 +30,23 @@ def configured(store: str | PersistentStore, cache: str | VolatileCache) -> Iter
 
 def object_key(rt: Runtime, obj: dalcore.DataObject) -> str:
     return _objcache.prefix(rt, type(obj)._meta) + obj.guid
+
+
+def settle(rt: Runtime, cache_keys: Sequence[str], timeout: float = 15.0) -> None:
+    """Wait until the HOLD markers that the saves just set have expired.
+
+    A save holds its object's cache key for a few seconds (memcached rounds that up), and a
+    load fills the cache only where no marker sits: a cached-read case measured right after
+    creating its objects would measure store reads instead.
+    """
+    deadline = time.monotonic() + timeout
+    for key in cache_keys:
+        while rt.cache.get(key) == _objcache.HOLD and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+def cached_object_key(rt: Runtime, obj: dalcore.DataObject) -> str:
+    return "o:" + object_key(rt, obj)
 
 
 def needs(group: str, case: str, start: Callable[[], Any]) -> tuple[Any, Result | None]:

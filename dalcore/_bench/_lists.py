@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import orjson
 
 from dalcore import _objcache
-from dalcore._bench._common import configured, memcached_route, needs, raw_memcached
+from dalcore._bench._common import configured, memcached_route, needs, raw_memcached, settle
 from dalcore._bench._env import Environment, counting
 from dalcore._bench._harness import loop, measure
 from dalcore._bench._model import BenchGroup, BenchItem, make_item
@@ -32,12 +32,28 @@ def _populate(size: int) -> BenchGroup:
     return parent
 
 
+def _populate_all(rt: Runtime, sizes: Sequence[int]) -> list[BenchGroup]:
+    """Parents with their children, once the saves' cache holds have expired."""
+    parents = [_populate(size) for size in sizes]
+    relation = BenchItem._meta.relations["group"]
+    last = parents[-1]
+    settle(
+        rt,
+        [
+            "o:" + _objcache.prefix(rt, BenchItem._meta) + last.items_guids[-1],
+            "r:" + _objcache.reverse_prefix(rt, BenchItem._meta, relation, last.guid),
+        ],
+    )
+    return parents
+
+
 def lists(env: Environment) -> Iterator[Result]:
     group = "lists"
     sizes = env.settings.sizes["reverse"]
     with configured("memory://", "memory://") as rt:
-        for size in sizes:
-            yield from _in_process(env, rt, size, first=size == sizes[0])
+        parents = _populate_all(rt, sizes)
+        for size, parent in zip(sizes, parents, strict=True):
+            yield from _in_process(env, rt, size, parent, first=size == sizes[0])
 
     case = "reverse lists through memcached"
     url, skip = needs(group, case, env.memcached_url)
@@ -45,8 +61,7 @@ def lists(env: Environment) -> Iterator[Result]:
         yield skip
         return
     with configured("memory://", url) as rt:
-        for size in sizes:
-            parent = _populate(size)
+        for size, parent in zip(sizes, _populate_all(rt, sizes), strict=True):
             list(parent.items)
             raw, close = _raw_get_many(rt, parent)
             try:
@@ -81,9 +96,10 @@ def _loader(parent: BenchGroup) -> Callable[[], object]:
     return lambda: list(parent.items)
 
 
-def _in_process(env: Environment, rt: Runtime, size: int, first: bool) -> Iterator[Result]:
+def _in_process(
+    env: Environment, rt: Runtime, size: int, parent: BenchGroup, first: bool
+) -> Iterator[Result]:
     group = "lists"
-    parent = _populate(size)
     list(parent.items)  # fills the cache
     relation = BenchItem._meta.relations["group"]
     base = _objcache.reverse_prefix(rt, BenchItem._meta, relation, parent.guid)

@@ -10,11 +10,13 @@ from typing import Any
 import orjson
 
 from dalcore._bench._common import (
+    cached_object_key,
     configured,
     memcached_route,
     needs,
     object_key,
     raw_memcached,
+    settle,
     stored_item,
 )
 from dalcore._bench._env import Environment, NullCache
@@ -58,8 +60,9 @@ def load(env: Environment) -> Iterator[Result]:
     settings = env.settings
     with configured("memory://", "memory://") as rt:
         guid = stored_item().guid
+        cache, key = rt.cache, cached_object_key(rt, BenchItem(guid))
+        settle(rt, [key])
         BenchItem(guid)  # fills the cache
-        cache, key = rt.cache, "o:" + object_key(rt, BenchItem(guid))
         measured = measure(
             settings,
             loop(lambda: BenchItem(guid)),
@@ -79,8 +82,10 @@ def load(env: Environment) -> Iterator[Result]:
     else:
         with configured("memory://", url) as rt:
             guid = stored_item().guid
-            BenchItem(guid)
-            raw_key, address = memcached_route(rt, "o:" + object_key(rt, BenchItem(guid)))
+            key = cached_object_key(rt, BenchItem(guid))
+            settle(rt, [key])
+            BenchItem(guid)  # fills the cache
+            raw_key, address = memcached_route(rt, key)
             client = raw_memcached(address)
             try:
                 measured = measure(
@@ -204,6 +209,7 @@ def memory(env: Environment) -> Iterator[Result]:
         with configured("memory://", cache if cache is not None else "memory://") as rt:
             guids = [make_item(index).guid for index in range(count)]
             if cache is None:
+                settle(rt, ["o:" + object_key(rt, BenchItem(guids[-1]))])
                 for guid in guids:
                     BenchItem(guid)  # warm: the cache's own copy is not counted
             raws = [rt.store.get(object_key(rt, BenchItem(guid))).value for guid in guids]

@@ -83,7 +83,7 @@ def _one_field(env: Environment, name: str, url_of: Callable[[], str]) -> Iterat
 def _bulk(env: Environment, name: str, url_of: Callable[[], str]) -> Iterator[Result]:
     group = "saves"
     count = env.settings.sizes["bulk"]
-    case = f"bulk save of {count} objects in one transaction ({name} store), per object"
+    case = f"bulk save of {count} objects in one transaction ({name} store)"
     target = faster_than(5, f"{count} single saves")
     transaction = getattr(dalcore, "transaction", None)
     if transaction is None:
