@@ -1,7 +1,11 @@
-"""Test support for dalcore and its backend plugins: real servers and the conformance suite.
+"""Test support for dalcore and its backend plugins: real servers and the shared suites.
 
-The conformance classes load lazily: importing :mod:`dalcore.testing` for its server helpers
-(e.g. from a benchmark) does not need pytest or Hypothesis.
+* :class:`PersistentStoreConformance`, :class:`VolatileCacheConformance`: the backend contract;
+* :class:`EngineBehaviour`: hybrids on a given store and cache;
+* :class:`QueryBehaviour`: queries, indexes, unique values, transactions, mutexes.
+
+The suites load lazily: importing :mod:`dalcore.testing` for its server helpers (e.g. from a
+benchmark) does not need pytest or Hypothesis.
 """
 
 from __future__ import annotations
@@ -12,9 +16,13 @@ from dalcore.testing.servers import ServerProcess, free_port, require_binary, wa
 
 if TYPE_CHECKING:
     from dalcore.testing.conformance import PersistentStoreConformance, VolatileCacheConformance
+    from dalcore.testing.engine import EngineBehaviour
+    from dalcore.testing.queries import QueryBehaviour
 
 __all__ = [
+    "EngineBehaviour",
     "PersistentStoreConformance",
+    "QueryBehaviour",
     "ServerProcess",
     "VolatileCacheConformance",
     "free_port",
@@ -22,18 +30,22 @@ __all__ = [
     "wait_for_port",
 ]
 
-_CONFORMANCE = {"PersistentStoreConformance", "VolatileCacheConformance"}
+_SUITES = {
+    "PersistentStoreConformance": "dalcore.testing.conformance",
+    "VolatileCacheConformance": "dalcore.testing.conformance",
+    "EngineBehaviour": "dalcore.testing.engine",
+    "QueryBehaviour": "dalcore.testing.queries",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _CONFORMANCE:
-        import pytest
+    module = _SUITES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        # Plain ``assert`` in the suite then reports values, as in the caller's own tests.
-        pytest.register_assert_rewrite(
-            "dalcore.testing.conformance", "dalcore.testing._store_machine"
-        )
-        from dalcore.testing import conformance
+    import pytest
 
-        return getattr(conformance, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # Plain ``assert`` in the suites then reports values, as in the caller's own tests.
+    pytest.register_assert_rewrite(*sorted(set(_SUITES.values())), "dalcore.testing._store_machine")
+    return getattr(importlib.import_module(module), name)

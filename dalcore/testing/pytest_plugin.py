@@ -9,7 +9,12 @@ from __future__ import annotations
 import pytest
 
 # Before any test module imports the suite, so its asserts explain their failures.
-pytest.register_assert_rewrite("dalcore.testing.conformance", "dalcore.testing._store_machine")
+pytest.register_assert_rewrite(
+    "dalcore.testing.conformance",
+    "dalcore.testing._store_machine",
+    "dalcore.testing.engine",
+    "dalcore.testing.queries",
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
