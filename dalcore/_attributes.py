@@ -44,6 +44,36 @@ class RelationAttribute:
         return linked
 
 
+#: Bumped whenever a hybrid class is created, so cached relation families are recomputed.
+CLASS_GENERATION = [0]
+_families: dict[tuple[type, str], tuple[int, list[Any]]] = {}
+
+
+def family(source: type[DataObject], relation: Relation) -> list[type[DataObject]]:
+    """``source`` and every subclass that inherited ``relation`` but stores under its own path.
+
+    Such a subclass writes its reverse entries under its own path, so the target's reverse side
+    must gather them from each member (a replacement shares its base's path: not listed).
+    """
+    cached = _families.get((source, relation.name))
+    if cached is not None and cached[0] == CLASS_GENERATION[0]:
+        return cached[1]
+    members = [source]
+    seen = {source._meta.keyspace}
+    pending = list(source.__subclasses__())
+    while pending:
+        sub = pending.pop(0)
+        pending.extend(sub.__subclasses__())
+        meta = sub.__dict__.get("_meta")
+        if meta is None or meta.relations.get(relation.name) is not relation:
+            continue
+        if meta.keyspace not in seen:
+            seen.add(meta.keyspace)
+            members.append(sub)
+    _families[(source, relation.name)] = (CLASS_GENERATION[0], members)
+    return members
+
+
 class ReverseAttribute:
     """``target.<reverse_name>``: the objects whose relation points at this one.
 
@@ -63,7 +93,11 @@ class ReverseAttribute:
             return self
         from dalcore._lists import DataObjectList
 
-        found = _objcache.reverse_guids(runtime(), self.source, self.relation, obj.guid)
+        rt = runtime()
+        members = family(self.source, self.relation)
+        if len(members) > 1:
+            return self._gather(rt, members, obj.guid)
+        found = _objcache.reverse_guids(rt, self.source, self.relation, obj.guid)
         if self.relation.onetoone:
             guid = found[0] if found else None
             if self.guids or guid is None:
@@ -73,6 +107,23 @@ class ReverseAttribute:
             return list(found)
         result: DataObjectList = DataObjectList(self.source, found)
         return result
+
+    def _gather(self, rt: Any, members: list[type[DataObject]], guid: str) -> Any:
+        from dalcore._lists import DataObjectList
+
+        guids: list[str] = []
+        kinds: list[type[DataObject]] = []
+        for member in members:
+            found = _objcache.reverse_guids(rt, member, self.relation, guid)
+            guids += found
+            kinds += [member] * len(found)
+        if self.relation.onetoone:
+            if self.guids or not guids:
+                return guids[0] if guids else None
+            return kinds[0](guids[0])
+        if self.guids:
+            return guids
+        return DataObjectList(self.source, guids, kinds)
 
 
 class DynamicAttribute:

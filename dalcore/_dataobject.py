@@ -12,9 +12,11 @@ import orjson
 
 from dalcore import _objcache, _transaction
 from dalcore._attributes import (
+    CLASS_GENERATION,
     DynamicAttribute,
     RelationAttribute,
     ReverseAttribute,
+    family,
     resolve_loader,
 )
 from dalcore._docs import hybrid_docstring
@@ -188,6 +190,7 @@ class DataObject:
                 _pending.append((cls, rel))
             _resolve_pending()
         cls.__doc__ = hybrid_docstring(cls)
+        CLASS_GENERATION[0] += 1
 
     @classmethod
     def _replacement(cls) -> type[DataObject]:
@@ -646,18 +649,19 @@ class _DeletePlan:
         )
         blocked: dict[str, int] = {}
         for name, (source, relation) in meta.reverse.items():
-            linked = _objcache.reverse_guids(rt, source, relation, guid)
-            if not linked:
-                continue
-            self.lists.append(_objcache.reverse_prefix(rt, source._meta, relation, guid))
-            if name in cascade:
-                for child in linked:
-                    self.remove(source._replacement(), child, set(), set())
-            elif name in abandon or "_all" in abandon:
-                for child in linked:
-                    self.unlink(source._replacement(), child, relation)
-            else:
-                blocked[name] = len(linked)
+            for member in family(source, relation):
+                linked = _objcache.reverse_guids(rt, member, relation, guid)
+                if not linked:
+                    continue
+                self.lists.append(_objcache.reverse_prefix(rt, member._meta, relation, guid))
+                if name in cascade:
+                    for child in linked:
+                        self.remove(member._replacement(), child, set(), set())
+                elif name in abandon or "_all" in abandon:
+                    for child in linked:
+                        self.unlink(member._replacement(), child, relation)
+                else:
+                    blocked[name] = blocked.get(name, 0) + len(linked)
         if blocked:
             raise LinkedObjectsError(meta.name, guid, blocked)
         for name, rel in meta.relations.items():

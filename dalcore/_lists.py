@@ -20,11 +20,18 @@ class DataObjectList(Sequence[Any]):
     the guids were found are skipped, not raised.
     """
 
-    __slots__ = ("_guids", "_hybrid", "_objects")
+    __slots__ = ("_guids", "_hybrid", "_kinds", "_objects")
 
-    def __init__(self, hybrid: type[DataObject], guids: Sequence[str]) -> None:
+    def __init__(
+        self,
+        hybrid: type[DataObject],
+        guids: Sequence[str],
+        kinds: Sequence[type[DataObject]] | None = None,
+    ) -> None:
         self._hybrid = hybrid
         self._guids = list(guids)
+        # The class of each guid, when they differ (subclasses stored under their own path).
+        self._kinds = None if kinds is None else list(kinds)
         self._objects: list[DataObject] | None = None
 
     @property
@@ -41,6 +48,8 @@ class DataObjectList(Sequence[Any]):
 
     def _load(self) -> list[DataObject]:
         objects = self._objects
+        if objects is None and self._kinds is not None:
+            objects = self._objects = self._load_mixed(self._kinds)
         if objects is None:
             hybrid = self._hybrid._replacement()
             found = _objcache.read_many(runtime(), hybrid._meta, self._guid_list())
@@ -52,6 +61,22 @@ class DataObjectList(Sequence[Any]):
                     objects.append(obj)
             self._objects = objects
         return objects
+
+    def _load_mixed(self, kinds: list[type[DataObject]]) -> list[DataObject]:
+        """One batch per class, results back in list order."""
+        rt = runtime()
+        guids = self._guid_list()
+        loaded: dict[int, DataObject] = {}
+        for kind in dict.fromkeys(kinds):
+            cls = kind._replacement()
+            positions = [i for i, k in enumerate(kinds) if k is kind]
+            found = _objcache.read_many(rt, cls._meta, [guids[i] for i in positions])
+            for position, item in zip(positions, found, strict=True):
+                if item is not None:
+                    obj = object.__new__(cls)
+                    _objcache.populate(obj, *item)
+                    loaded[position] = obj
+        return [loaded[i] for i in sorted(loaded)]
 
     def __len__(self) -> int:
         if self._objects is not None:

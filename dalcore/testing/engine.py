@@ -301,19 +301,21 @@ class EngineBehaviour:
         assert (again.breed, again.legs, again.owner) == ("basset", 3, owner)
         assert dal.stored(dog) is not None
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="engine bug: an inherited relation writes its reverse index under the "
-        "subclass's path, so the target's reverse list and delete check miss subclass objects",
-    )
     def test_inherited_relation_shows_on_the_reverse_side(self, dal: Dal) -> None:
         owner = Person(name="bob")
         owner.save()
+        cat = Animal(name="tom", owner=owner)
+        cat.save()
         dog = Dog(name="rex", owner=owner)
         dog.save()
-        assert dog.guid in owner.animals_guids
-        with pytest.raises(LinkedObjectsError):
+        assert set(owner.animals_guids) == {cat.guid, dog.guid}
+        animals = {type(a): a.guid for a in Person(owner.guid).animals}
+        assert animals == {Animal: cat.guid, Dog: dog.guid}  # each loaded as its own class
+        with pytest.raises(LinkedObjectsError, match=r"animals \(2\)"):
             owner.delete()
+        owner.delete(cascade=["animals"])
+        with pytest.raises(ObjectNotFoundError):
+            Dog(dog.guid)
 
     def test_dynamic_without_method_or_loader_is_a_definition_error(self) -> None:
         with pytest.raises(DefinitionError) as caught:
