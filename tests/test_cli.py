@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from dalcore import _plugins
+from dalcore import _cli, _plugins
+
+# Taken from the command table, so a command added later gets its --help checked too.
+COMMAND_NAMES = [command.name for command in _cli.COMMANDS]
 
 
 def _dalcore() -> str:
@@ -44,11 +47,15 @@ def test_version() -> None:
 def test_help_lists_every_command() -> None:
     done = run("--help")
     assert done.returncode == 0
-    for command in ("plugins", "demo"):
+    for command in COMMAND_NAMES:
         assert command in done.stdout
 
 
-@pytest.mark.parametrize("command", ["plugins", "demo"])
+def test_command_table_has_the_basic_commands() -> None:
+    assert {"plugins", "demo"} <= set(COMMAND_NAMES)
+
+
+@pytest.mark.parametrize("command", COMMAND_NAMES)
 def test_every_command_has_help(command: str) -> None:
     done = run(command, "--help")
     assert done.returncode == 0
