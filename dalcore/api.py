@@ -19,7 +19,7 @@ Revisions
     an SQLite counter row, ...).
 
 Keys
-    Any non-empty ``str`` without NUL characters. Scans order keys by their UTF-8 bytes
+    Any non-empty ``str`` of valid Unicode (no lone surrogates) without NUL characters. Scans order keys by their UTF-8 bytes
     (which for ``str`` is code point order) so that every backend agrees on the order.
 
 Errors
@@ -153,7 +153,10 @@ def first_key_after_prefix(prefix: str) -> str | None:
     chars = prefix.rstrip("\U0010ffff")
     if not chars:
         return None
-    return chars[:-1] + chr(ord(chars[-1]) + 1)
+    following = ord(chars[-1]) + 1
+    if following == 0xD800:  # skip the surrogates: no valid key contains one
+        following = 0xE000
+    return chars[:-1] + chr(following)
 
 
 # -- optional capabilities ----------------------------------------------------------------
@@ -293,6 +296,9 @@ class PersistentStore(abc.ABC):
 
     def delete_prefix(self, prefix: str) -> int:
         """Remove every key under ``prefix``; returns how many were removed.
+
+        The count is what this call removed as far as it can tell: two calls racing on the same
+        prefix may both count a key.
 
         The default removes page by page (not atomically); backends that can remove a range in
         one transaction override it.

@@ -81,11 +81,12 @@ class MemoryStore(PersistentStore):
             else:
                 start = keys.bisect_right(start_after)
             page: list[Entry] = []
-            for index in range(start, min(start + limit, len(keys))):
-                key = keys[index]
+            data = self._data
+            # One slice of the sorted list, not one positional lookup per key.
+            for key in keys.islice(start, start + limit):
                 if not key.startswith(prefix):
                     break
-                value, revision = self._data[key]
+                value, revision = data[key]
                 page.append(Entry(key, b"" if keys_only else value, revision))
             return page
 
