@@ -14,6 +14,9 @@ from dalcore.api import PersistentStore
 from dalcore.errors import StoreUnavailableError
 from dalcore.testing import ServerProcess, free_port, require_binary
 
+# Before a test module imports the engine or query suite, so their asserts explain failures.
+pytest.register_assert_rewrite("dalcore.testing.engine", "dalcore.testing.queries")
+
 
 class EtcdMember:
     """One etcd member on free loopback ports, with its own data directory."""

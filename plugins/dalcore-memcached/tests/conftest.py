@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import time
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from memcached_helpers import memcached_server
+from memcached_helpers import memcached_server, url_of
 
-from dalcore.testing import ServerProcess
+import dalcore
+from dalcore.errors import StoreUnavailableError
+from dalcore.testing import ServerProcess, free_port, require_binary
+
+# Before a test module imports the engine or query suite, so their asserts explain failures.
+pytest.register_assert_rewrite("dalcore.testing.engine", "dalcore.testing.queries")
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +46,60 @@ def server_factory() -> Iterator[Callable[[], ServerProcess]]:
     for server in made:
         with contextlib.suppress(Exception):
             server.close()
+
+
+@pytest.fixture
+def fresh_cache_url(shared_servers: list[ServerProcess]) -> str:
+    """The shared servers under a key prefix no other test uses: the cache looks empty."""
+    return url_of(shared_servers, f"prefix=t{uuid.uuid4().hex[:16]}")
+
+
+@pytest.fixture(scope="session")
+def etcd_address() -> Iterator[str]:
+    """One etcd member for the suites that run memcached in front of etcd (host:port).
+
+    Commits of up to 2048 operations, as the etcd plugin's own fixture allows (docs/etcd.md).
+    """
+    pytest.importorskip("dalcore_etcd", reason="the etcd combinations need dalcore-etcd")
+    binary = require_binary("etcd")
+    client, peer = free_port(), free_port()
+
+    def argv() -> list[str]:
+        return [
+            binary,
+            "--data-dir", os.path.join(server.workdir, "data"),
+            "--listen-client-urls", f"http://127.0.0.1:{client}",
+            "--advertise-client-urls", f"http://127.0.0.1:{client}",
+            "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+            "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+            "--initial-cluster", f"default=http://127.0.0.1:{peer}",
+            "--max-txn-ops", "2048",
+            "--log-level", "warn",
+        ]  # fmt: skip
+
+    server = ServerProcess("etcd", argv, client)
+    server.start()
+    try:
+        # etcd accepts connections before it has a leader: wait for a read to succeed.
+        probe = dalcore.open_persistent(f"etcd://127.0.0.1:{client}?timeout=1")
+        deadline = time.monotonic() + 30
+        try:
+            while True:
+                try:
+                    probe.exists("dalcore-test-health")
+                    break
+                except StoreUnavailableError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+        finally:
+            probe.close()
+        yield f"127.0.0.1:{client}"
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def fresh_etcd_url(etcd_address: str) -> str:
+    """A key prefix of its own on the session's etcd member: the store looks empty."""
+    return f"etcd://{etcd_address}/t-{uuid.uuid4().hex}?timeout=5"
