@@ -17,6 +17,11 @@ lock is taken before the checks are read, so no other writer can slip in between
 Connections are pooled and each is used by one thread at a time: sqlite3 connections must not be
 shared concurrently, and a pool (unlike one connection per thread) does not leak a connection for
 every short-lived thread.
+
+Watching (``watch`` capability): triggers on the data table record every change in a ``changes``
+table inside the writing transaction, so every process sharing the file sees every commit; one
+poller thread per store instance reads it (``?poll=<seconds>``, default 0.05) and
+``?log_keep=<revisions>`` (default 10000) bounds the log. See :mod:`dalcore._backends._sqlite_watch`.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from itertools import groupby
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from dalcore._backends._sqlite_watch import Poller
 from dalcore._storelock import KeyLock
 from dalcore.api import (
     AssertionFailedError,
@@ -46,6 +52,8 @@ from dalcore.api import (
     StoreLock,
     StoreUnavailableError,
     ValueIs,
+    WatchEvent,
+    WatchHandle,
     first_key_after_prefix,
 )
 from dalcore.errors import InvalidURLError, StoreError
@@ -53,17 +61,43 @@ from dalcore.hookspecs import Provided, hookimpl
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS kv (
-    key TEXT PRIMARY KEY NOT NULL,
-    value BLOB NOT NULL,
-    revision INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL)
-    WITHOUT ROWID;
-INSERT OR IGNORE INTO meta (name, value) VALUES ('revision', 0);
-"""
+SCHEMA_VERSION = 2  # 2: the change log read by watch(); version 1 files are upgraded in place
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS kv (
+        key TEXT PRIMARY KEY NOT NULL,
+        value BLOB NOT NULL,
+        revision INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL)
+        WITHOUT ROWID""",
+    "INSERT OR IGNORE INTO meta (name, value) VALUES ('revision', 0)",
+    # The change log: one row per key and revision, holding the key's value after that commit
+    # (NULL: deleted). Keyed by revision first, so new rows append to the end of the B-tree, a
+    # poll is a range read from the last position and pruning cuts from the front.
+    """CREATE TABLE IF NOT EXISTS changes (
+        revision INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        value BLOB,
+        PRIMARY KEY (revision, key)
+    ) WITHOUT ROWID""",
+    # Triggers rather than inserts in commit(): they see exactly the rows a statement changed
+    # (a Delete of an absent key logs nothing) and cover delete_prefix too. INSERT OR REPLACE
+    # into kv fires only the insert trigger (recursive_triggers is off), and a key touched twice
+    # in one commit keeps one row: its state after the commit.
+    """CREATE TRIGGER IF NOT EXISTS kv_logs_puts AFTER INSERT ON kv BEGIN
+        INSERT OR REPLACE INTO changes (revision, key, value)
+        VALUES (NEW.revision, NEW.key, NEW.value);
+    END""",
+    # Writers bump the counter row before they delete, so it holds this commit's revision.
+    """CREATE TRIGGER IF NOT EXISTS kv_logs_deletes AFTER DELETE ON kv BEGIN
+        INSERT OR REPLACE INTO changes (revision, key, value)
+        VALUES ((SELECT value FROM meta WHERE name = 'revision'), OLD.key, NULL);
+    END""",
+    # Every revision up to log_floor may be missing from the log (pruned, or from before the
+    # log existed when a version 1 file is upgraded); a watcher behind it has a gap.
+    """INSERT OR IGNORE INTO meta (name, value)
+        SELECT 'log_floor', value FROM meta WHERE name = 'revision'""",
+)
 
 # SQLite before 3.32 allows at most 999 bound variables per statement.
 _CHUNK = 900
@@ -115,20 +149,36 @@ def _path_of(url: BackendURL) -> str:
 class SQLiteStore(PersistentStore):
     """Keys in one ``WITHOUT ROWID`` table, so a prefix scan walks the primary key in order."""
 
-    capabilities = frozenset({"lock"})
+    capabilities = frozenset({"lock", "watch"})
 
-    def __init__(self, path: str, timeout: float = 30.0, synchronous: str = "full") -> None:
+    def __init__(
+        self,
+        path: str,
+        timeout: float = 30.0,
+        synchronous: str = "full",
+        poll: float = 0.05,
+        log_keep: int = 10_000,
+    ) -> None:
         if synchronous.lower() not in ("full", "normal"):
             raise InvalidURLError(path, f"synchronous={synchronous!r}: expected full or normal")
+        if not poll > 0:
+            raise InvalidURLError(path, f"poll={poll!r}: expected a positive number of seconds")
+        if log_keep < 1:
+            raise InvalidURLError(path, f"log_keep={log_keep!r}: expected at least 1 revision")
         self.path = path
         self.endpoint = "sqlite://" + quote(path)  # a URL that opens this same file
         self.timeout = timeout
         self._synchronous = synchronous.upper()
+        self._log_keep = log_keep
+        # Pruning every commit would add a delete to each; every few revisions amortises it
+        # while keeping the log within about 1.125 x log_keep revisions.
+        self._prune_every = max(1, min(256, log_keep // 8))
         self._pool: list[sqlite3.Connection] = []
         self._pool_lock = threading.Lock()
         self._pid = os.getpid()
         self._closed = False
         self._run(self._create_schema)
+        self._poller = Poller(self, poll)
 
     # -- connections ---------------------------------------------------------------------
 
@@ -207,22 +257,35 @@ class SQLiteStore(PersistentStore):
     def _create_schema(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
+        if version not in (0, 1, SCHEMA_VERSION):
             raise StoreUnavailableError(
                 self.endpoint, f"schema version {version} is not {SCHEMA_VERSION}: newer dalcore?"
             )
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
+        if version != SCHEMA_VERSION:
+            # New file or version 1 (no change log): every statement is idempotent, and the
+            # write lock keeps two processes from upgrading at once.
+            for statement in _SCHEMA:
                 conn.execute(statement)
-        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
 
     def close(self) -> None:
+        self._poller.close()  # before the pool: the poller reads through it
         with self._pool_lock:
             self._closed = True
             idle, self._pool = self._pool, []
         for conn in idle:
             conn.close()
+
+    def watch(self, prefix: str, callback: Callable[[WatchEvent], None]) -> WatchHandle:
+        """Call ``callback`` on this store's poller thread for every commit under ``prefix``.
+
+        Changes from every process sharing the file arrive, this one's included, in revision
+        order, one event per key and commit (the key's state after it), within about ``poll``
+        seconds. A watcher that falls more than ``log_keep`` revisions behind gets, instead of
+        the pruned part, one event for every key under its prefix changed since it started.
+        """
+        return self._poller.add(prefix, callback)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -294,10 +357,15 @@ class SQLiteStore(PersistentStore):
 
     # -- writes --------------------------------------------------------------------------
 
-    @staticmethod
-    def _next_revision(conn: sqlite3.Connection) -> int:
+    def _next_revision(self, conn: sqlite3.Connection) -> int:
         conn.execute("UPDATE meta SET value = value + 1 WHERE name = 'revision'")
         revision: int = conn.execute("SELECT value FROM meta WHERE name = 'revision'").fetchone()[0]
+        if revision % self._prune_every == 0 and revision > self._log_keep:
+            horizon = revision - self._log_keep
+            conn.execute("DELETE FROM changes WHERE revision <= ?", (horizon,))
+            conn.execute(
+                "UPDATE meta SET value = max(value, ?) WHERE name = 'log_floor'", (horizon,)
+            )
         return revision
 
     def commit(self, operations: Sequence[Operation], checks: Sequence[Check] = ()) -> int:
@@ -329,16 +397,17 @@ class SQLiteStore(PersistentStore):
 
         def work(conn: sqlite3.Connection) -> int:
             conn.execute("BEGIN IMMEDIATE")
+            self._next_revision(conn)  # first: the delete trigger logs under this revision
             if bound is None:
                 removed = conn.execute("DELETE FROM kv WHERE key >= ?", (prefix,)).rowcount
             else:
                 removed = conn.execute(
                     "DELETE FROM kv WHERE key >= ? AND key < ?", (prefix, bound)
                 ).rowcount
+            # Nothing removed: roll back (in _checkin) so that no revision is spent.
             if removed:
-                self._next_revision(conn)
-            conn.execute("COMMIT")
-            return removed
+                conn.execute("COMMIT")
+            return int(removed)
 
         return self._run(work)
 
@@ -382,4 +451,10 @@ def dalcore_persistent_store(url: BackendURL) -> PersistentStore | None:
     if url.scheme != "sqlite":
         return None
     synchronous = url.param("synchronous", "full") or "full"
-    return SQLiteStore(_path_of(url), url.float_param("timeout", 30.0), synchronous)
+    return SQLiteStore(
+        _path_of(url),
+        url.float_param("timeout", 30.0),
+        synchronous,
+        poll=url.float_param("poll", 0.05),
+        log_keep=url.int_param("log_keep", 10_000),
+    )
