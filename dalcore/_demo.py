@@ -110,7 +110,9 @@ def run(out: TextIO = sys.stdout) -> int:
     loaded = Backend(first.guid)
     say(f"Backend({first.guid[:8]}...).name           -> {loaded.name!r}")
     say(f"  .backend_type.name (lazy relation)  -> {loaded.backend_type.name!r}")
-    say(f"  .alba_backend (one-to-one, plugin)  -> AlbaBackend with {loaded.alba_backend.nodes} nodes")
+    say(
+        f"  .alba_backend (one-to-one, plugin)  -> AlbaBackend with {loaded.alba_backend.nodes} nodes"
+    )
     say(f"  .linked_guid (dynamic)              -> {loaded.linked_guid[:8]}...")
     started = time.perf_counter()
     available = [loaded.available for _ in range(1000)]
@@ -121,9 +123,13 @@ def run(out: TextIO = sys.stdout) -> int:
     )
     say(f"  Backend({second.guid[:8]}...).available -> {Backend(second.guid).available}")
     say()
-    say(f"alba.backends (reverse list)          -> {[b.name for b in BackendType(alba.guid).backends]}")
+    say(
+        f"alba.backends (reverse list)          -> {[b.name for b in BackendType(alba.guid).backends]}"
+    )
     running = Backend.where(status="RUNNING", backend_type__code="alba")
-    say(f"Backend.where(status='RUNNING', backend_type__code='alba') -> {[b.name for b in running]}")
+    say(
+        f"Backend.where(status='RUNNING', backend_type__code='alba') -> {[b.name for b in running]}"
+    )
     say(f"  explain: {running.explain()}")
     say()
     try:

@@ -19,8 +19,9 @@ Revisions
     an SQLite counter row, ...).
 
 Keys
-    Any non-empty ``str`` of valid Unicode (no lone surrogates) without NUL characters. Scans order keys by their UTF-8 bytes
-    (which for ``str`` is code point order) so that every backend agrees on the order.
+    Any non-empty ``str`` of valid Unicode (no lone surrogates) without NUL characters.
+    Scans order keys by their UTF-8 bytes (which for ``str`` is code point order) so that every
+    backend agrees on the order.
 
 Errors
     Backends raise only the errors defined in :mod:`dalcore.errors`: :class:`KeyNotFoundError`,

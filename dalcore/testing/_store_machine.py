@@ -173,6 +173,6 @@ class StoreMachine(RuleBasedStateMachine):
 
 def run_store_machine(store: PersistentStore, **overrides: Any) -> None:
     """Run :class:`StoreMachine` against ``store`` (hypothesis ``settings`` in ``overrides``)."""
-    run_state_machine_as_test(  # type: ignore[no-untyped-call]
-        lambda: StoreMachine(store), settings=settings(MACHINE_SETTINGS, **overrides)
-    )
+    # Typed differently across Hypothesis releases; called through Any to accept them all.
+    run: Any = run_state_machine_as_test
+    run(lambda: StoreMachine(store), settings=settings(MACHINE_SETTINGS, **overrides))
