@@ -199,9 +199,7 @@ class Poller:
                 return _EXIT
             watches = list(self._watches)
             position = self._position
-            deliveries, after, state = self._store._run(
-                lambda conn: _read(conn, position, watches)
-            )
+            deliveries, after, state = self._store._run(lambda conn: _read(conn, position, watches))
         for watch, event in deliveries:
             watch.deliver(event)
         with self._lock:
@@ -212,9 +210,9 @@ class Poller:
 Delivery = list[tuple[_Watch, WatchEvent]]
 
 
-def _read(conn: sqlite3.Connection, position: Position, watches: list[_Watch]) -> tuple[
-    Delivery, Position, str
-]:
+def _read(
+    conn: sqlite3.Connection, position: Position, watches: list[_Watch]
+) -> tuple[Delivery, Position, str]:
     """The events after ``position`` for ``watches``, read in one snapshot."""
     conn.execute("BEGIN")  # one snapshot for the floor and the rows
     floor: int = conn.execute("SELECT value FROM meta WHERE name = 'log_floor'").fetchone()[0]
@@ -245,9 +243,7 @@ def _read(conn: sqlite3.Connection, position: Position, watches: list[_Watch]) -
     return deliveries, (top, None), _IDLE
 
 
-def _catch_up(
-    conn: sqlite3.Connection, watch: _Watch, since: int, floor: int
-) -> list[WatchEvent]:
+def _catch_up(conn: sqlite3.Connection, watch: _Watch, since: int, floor: int) -> list[WatchEvent]:
     where, params = _range("key", watch.prefix)
     if since >= floor:  # this watch started after the pruned part: the log is whole
         rows = conn.execute(

@@ -21,7 +21,7 @@ every short-lived thread.
 Watching (``watch`` capability): triggers on the data table record every change in a ``changes``
 table inside the writing transaction, so every process sharing the file sees every commit; one
 poller thread per store instance reads it (``?poll=<seconds>``, default 0.05) and
-``?log_keep=<revisions>`` (default 10000) bounds the log. See :mod:`dalcore._backends._sqlite_watch`.
+``?log_keep=<revisions>`` (default 10000) bounds the log. See ``_sqlite_watch.py``.
 """
 
 from __future__ import annotations
