@@ -88,11 +88,26 @@ def test_odd_file_names_round_trip_through_the_endpoint(tmp_path: Path) -> None:
         "sqlite::memory:",
         "sqlite:x.db?synchronous=off",
         "sqlite:x?timeout=soon",
+        "sqlite:x.db?poll=0",
+        "sqlite:x.db?poll=-1",
+        "sqlite:x.db?poll=often",
+        "sqlite:x.db?log_keep=0",
+        "sqlite:x.db?log_keep=1.5",
     ],
 )
 def test_bad_urls(url: str) -> None:
     with pytest.raises(InvalidURLError):
         dalcore.open_persistent(url)
+
+
+def test_watch_settings_come_from_the_url(tmp_path: Path) -> None:
+    with dalcore.open_persistent(_url(tmp_path / "w.db", "poll=0.2&log_keep=64")) as store:
+        assert isinstance(store, SQLiteStore)
+        assert (store._poller.interval, store._log_keep, store._prune_every) == (0.2, 64, 8)
+        assert "watch" in store.capabilities
+    with dalcore.open_persistent(_url(tmp_path / "w.db")) as store:
+        assert isinstance(store, SQLiteStore)
+        assert (store._poller.interval, store._log_keep) == (0.05, 10_000)
 
 
 def test_unopenable_path_is_unavailable_naming_the_path(tmp_path: Path) -> None:
