@@ -29,10 +29,8 @@ locks may have been held at the moment of the fork.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
-import weakref
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
@@ -117,7 +115,6 @@ class Poller:
         self._position: Position = (0, None)
         self._closed = False
         self._fresh_state()
-        _POLLERS.add(self)
 
     def _fresh_state(self) -> None:
         self._lock = threading.Lock()
@@ -162,6 +159,7 @@ class Poller:
             thread.join(10.0)  # a callback stuck for longer is left behind (daemon thread)
 
     def after_fork_in_child(self) -> None:
+        """In a forked child (called by the store): new locks and thread, same watches."""
         self._fresh_state()
         for watch in self._watches:
             watch.delivering = threading.RLock()
@@ -273,16 +271,3 @@ def _catch_up(conn: sqlite3.Connection, watch: _Watch, since: int, floor: int) -
         floor + 1,
     )
     return events
-
-
-# Every live poller, so one fork handler can renew them all in the child.
-_POLLERS: weakref.WeakSet[Poller] = weakref.WeakSet()
-
-
-def _renew_in_child() -> None:
-    for poller in list(_POLLERS):
-        poller.after_fork_in_child()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_renew_in_child)

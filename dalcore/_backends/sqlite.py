@@ -30,6 +30,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from itertools import groupby
 from typing import Any, TypeVar
@@ -179,6 +180,7 @@ class SQLiteStore(PersistentStore):
         self._closed = False
         self._run(self._create_schema)
         self._poller = Poller(self, poll)
+        _STORES.add(self)
 
     # -- connections ---------------------------------------------------------------------
 
@@ -205,10 +207,16 @@ class SQLiteStore(PersistentStore):
             raise StoreUnavailableError(self.endpoint, f"cannot use WAL mode (got {mode!r})")
         return conn
 
+    def _after_fork_in_child(self) -> None:
+        # A forked child must not touch its parent's connections (SQLite forbids it); they are
+        # dropped without closing, as closing could disturb the parent's file locks. The
+        # parent's poller thread does not exist here: the child runs its own for the watches
+        # it inherited, so its copy of a process-local cache stays correct too.
+        self._pool, self._pool_lock, self._pid = [], threading.Lock(), os.getpid()
+        self._poller.after_fork_in_child()
+
     def _checkout(self) -> sqlite3.Connection:
-        if self._pid != os.getpid():
-            # A forked child must not touch its parent's connections (SQLite forbids it); they
-            # are dropped without closing, as closing could disturb the parent's file locks.
+        if self._pid != os.getpid():  # forked without the fork hook (os.fork is always hooked)
             self._pool, self._pool_lock, self._pid = [], threading.Lock(), os.getpid()
         with self._pool_lock:
             if self._closed:
@@ -271,6 +279,7 @@ class SQLiteStore(PersistentStore):
 
     def close(self) -> None:
         self._poller.close()  # before the pool: the poller reads through it
+        _STORES.discard(self)
         with self._pool_lock:
             self._closed = True
             idle, self._pool = self._pool, []
@@ -413,6 +422,20 @@ class SQLiteStore(PersistentStore):
 
     def lock(self, name: str, ttl: float) -> StoreLock:
         return KeyLock(self, name, ttl)
+
+
+# Every open store, so that one fork handler renews them all in the child before any other
+# code of the child runs.
+_STORES: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
+
+
+def _renew_in_child() -> None:
+    for store in list(_STORES):
+        store._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_in_child)
 
 
 def _failed_checks(conn: sqlite3.Connection, checks: Sequence[Check]) -> list[Check]:
