@@ -48,12 +48,17 @@ config = Config()
 
 
 def _serves(host: str, port: int) -> bool:
-    """Whether dalcore is already configured with an etcd store that has this member."""
+    """Whether dalcore already uses this etcd member with keys at the root, as Valence had them.
+
+    A store with a key prefix on the same member is not Valence's layout: its documents would
+    land under the prefix, not at ``/pod_managers/<uuid>``.
+    """
     current = _runtime._current
     if current is None:
         return False
-    members = getattr(getattr(current.store, "config", None), "members", ())
-    return f"{host}:{port}" in members
+    config = getattr(current.store, "config", None)
+    members = getattr(config, "members", ())
+    return f"{host}:{port}" in members and not getattr(config, "prefix", "")
 
 
 class Client:
