@@ -344,7 +344,7 @@ class DataObject:
                 return
             operations, checks, key, lists = self._save_plan(rt)
             try:
-                revision = rt.store.commit(operations, checks)
+                revision = rt.commit(operations, checks)
             except AssertionFailedError:
                 self._after_conflict(rt, key, datastore_wins)
                 continue
@@ -539,7 +539,7 @@ class DataObject:
             plan = _DeletePlan(rt)
             plan.remove(type(self), self.guid, abandon_set, cascade_set)
             try:
-                rt.store.commit(plan.operations, plan.checks)
+                rt.commit(plan.operations, plan.checks)
             except AssertionFailedError:
                 continue
             _objcache.changed(rt, plan.touched, plan.hybrids, plan.lists)

@@ -290,7 +290,11 @@ def invalidation_feed(rt: Runtime) -> Callable[[WatchEvent], None]:
     scope = f"{rt.namespace}/" if rt.namespace else ""
     relations = scope + ".rel/"
 
+    own = rt.own_revisions
+
     def on_change(event: WatchEvent) -> None:
+        if event.revision in own:
+            return  # this process's own commit: already applied to its cache when it made it
         key = event.key
         cut = key.rfind("/") + 1
         if key.startswith(relations):

@@ -97,7 +97,7 @@ def _index_page(
         operations, checks, duplicates = _plan(rt, hybrid, page)
         if operations:
             try:
-                rt.store.commit(operations, checks)
+                rt.commit(operations, checks)
             except AssertionFailedError:
                 # Something in the page changed meanwhile: re-read it and plan again.
                 fresh = rt.store.get_many([entry.key for entry in page])
@@ -186,7 +186,7 @@ def _remove_stale(rt: Runtime, hybrid: type[DataObject], report: ReindexReport) 
                 if holder is not None and holder.value.decode() == guid:
                     operations.append(Delete(owner))
             try:
-                rt.store.commit(operations, [check])
+                rt.commit(operations, [check])
             except AssertionFailedError:
                 continue  # the object changed meanwhile; its own save keeps its entries right
             report.removed += len(operations)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dalcore._plugins import open_persistent, open_volatile, plugin_manager
-from dalcore.api import PersistentStore, VolatileCache
+from dalcore.api import Check, Operation, PersistentStore, VolatileCache
 from dalcore.errors import ConfigurationError
 
 if sys.version_info >= (3, 11):
@@ -96,6 +96,7 @@ class Runtime:
         self.namespace = namespace.strip("/")
         self.object_ttl = object_ttl
         self._watch = None
+        self.own_revisions: set[int] = set()
         if cache.process_local and "watch" in store.capabilities:
             # Other processes' commits reach this process's cache only through the store.
             from dalcore._objcache import invalidation_feed
@@ -113,6 +114,18 @@ class Runtime:
         self.after_delete = (
             hook.dalcore_after_delete if hook.dalcore_after_delete.get_hookimpls() else None
         )
+
+    def commit(self, operations: Sequence[Operation], checks: Sequence[Check] = ()) -> int:
+        """Commit through the store, remembering the revision as this process's own: this
+        process invalidates its caches for its commits itself, so the store's watch feed skips
+        them instead of invalidating (and renewing query generations) a second time."""
+        revision = self.store.commit(operations, checks)
+        if self._watch is not None:
+            own = self.own_revisions
+            if len(own) >= 4096:
+                own.clear()
+            own.add(revision)
+        return revision
 
     def close(self) -> None:
         if self._watch is not None:

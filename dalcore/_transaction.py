@@ -86,7 +86,7 @@ class Transaction:
         checks = [c for c in checks if not (isinstance(c, Exists) and c.key in created)]
         rt = self.rt
         try:
-            revision = rt.store.commit(operations, checks)
+            revision = rt.commit(operations, checks)
         except AssertionFailedError as exc:
             raise self._conflict(checks, owner, exc) from None
         hybrids: set[HybridMeta] = set()
