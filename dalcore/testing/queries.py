@@ -31,7 +31,6 @@ from dalcore import (
     VolatileMutex,
     transaction,
 )
-from dalcore._objcache import HOLD
 from dalcore.errors import QueryError, TransactionConflictError, UniqueConstraintError
 from dalcore.testing._instrument import InstrumentedStore
 from dalcore.testing._query_hybrids import COLOURS, Counter, Rack, Server, Ticket
@@ -110,32 +109,6 @@ _queries = st.recursive(
 )
 
 
-# -- a process-local cache follows the store's watch ------------------------------------------
-
-
-def _wait_for_own_echo() -> None:
-    """Return once this process's own commits so far have come back through the store's watch.
-
-    With a process-local cache, dalcore applies every commit seen by the watch, its own ones
-    included: each renews its hybrid's query generation again, a moment after the commit
-    returned. A query cached before that echo is dropped (correct, merely wasted), so a test
-    that counts cache hits starts after it. The watch delivers changes in commit order: once a
-    marker written last has been applied, everything before it has been too.
-    """
-    rt = dalcore.runtime()
-    if not (rt.cache.process_local and "watch" in rt.store.capabilities):
-        return
-    marker = f"{rt.namespace}/echo/{uuid.uuid4().hex}"
-    rt.store.set(marker, b"{}")
-    try:
-        deadline = time.monotonic() + 10
-        while rt.cache.get("o:" + marker) != HOLD:
-            assert time.monotonic() < deadline, "the store's watch delivered nothing in 10 s"
-            time.sleep(0.005)
-    finally:
-        rt.store.delete(marker)
-
-
 # -- worker processes (module level, so "spawn" can import them) --------------------------------
 
 
@@ -190,8 +163,7 @@ class QueryBehaviour:
 
     @pytest.fixture
     def fleet(self, store: InstrumentedStore) -> dict[str, Any]:
-        """Two racks and 24 servers with varied fields, written in one transaction (and, with a
-        watching store, echoed back to this process: see _wait_for_own_echo)."""
+        """Two racks and 24 servers with varied fields, written in one transaction."""
         racks = [Rack(name="r1", site="ams"), Rack(name="r2", site="bru")]
         servers = []
         with transaction():
@@ -210,7 +182,6 @@ class QueryBehaviour:
                 )
                 server.save()
                 servers.append(server)
-        _wait_for_own_echo()
         return {"racks": racks, "servers": servers}
 
     # -- operators and combinations ------------------------------------------------------------
