@@ -18,7 +18,8 @@ from dalcore.testing.engine import EngineBehaviour
 
 class TestEngineOnEtcd(EngineBehaviour):
     @pytest.fixture
-    def backend_urls(self, fresh_url: str) -> tuple[str, str]:
+    def backend_urls(self, fresh_url: str, fresh_store: PersistentStore) -> tuple[str, str]:
+        # fresh_store too: it removes what worker processes wrote under fresh_url.
         return fresh_url, "memory://"
 
     @pytest.fixture

@@ -18,8 +18,13 @@ from dalcore.testing.queries import QueryBehaviour
 
 class TestQueriesOnEtcd(QueryBehaviour):
     @pytest.fixture
-    def backend_urls(self, fresh_url: str) -> tuple[str, str]:
-        return fresh_url, "memory://"
+    def backend_urls(
+        self, fresh_url: str, fresh_store: PersistentStore
+    ) -> Iterator[tuple[str, str]]:
+        # fresh_store too: it removes what worker processes wrote under fresh_url.
+        yield fresh_url, "memory://"
+        # The multi-process tests configure this process from the URLs: close that store.
+        dalcore.configure("memory://", "memory://")
 
     @pytest.fixture
     def backends(self, fresh_store: PersistentStore) -> Iterator[tuple[PersistentStore, Any]]:

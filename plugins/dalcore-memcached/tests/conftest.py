@@ -100,6 +100,15 @@ def etcd_address() -> Iterator[str]:
 
 
 @pytest.fixture
-def fresh_etcd_url(etcd_address: str) -> str:
-    """A key prefix of its own on the session's etcd member: the store looks empty."""
-    return f"etcd://{etcd_address}/t-{uuid.uuid4().hex}?timeout=5"
+def fresh_etcd_url(etcd_address: str) -> Iterator[str]:
+    """A key prefix of its own on the session's etcd member: the store looks empty.
+
+    Whatever the test (or its worker processes) wrote under it is removed afterwards.
+    """
+    url = f"etcd://{etcd_address}/t-{uuid.uuid4().hex}?timeout=5"
+    yield url
+    store = dalcore.open_persistent(url)
+    try:
+        store.delete_prefix("")
+    finally:
+        store.close()

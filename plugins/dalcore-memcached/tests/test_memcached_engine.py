@@ -8,14 +8,12 @@ may be per process) cannot ask of every cache; :class:`SharedCacheBehaviour` add
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import dalcore
-from dalcore.api import PersistentStore
 from dalcore.testing._engine_hybrids import CALLS, Gauge
 from dalcore.testing.conformance import run_processes
 from dalcore.testing.engine import Dal, EngineBehaviour
@@ -66,12 +64,5 @@ class TestEngineOnEtcdMemcached(SharedCacheBehaviour, EngineBehaviour):
         return fresh_etcd_url, fresh_cache_url
 
     @pytest.fixture
-    def backends(self, backend_urls: tuple[str, str]) -> Iterator[tuple[PersistentStore, str]]:
-        store = dalcore.open_persistent(backend_urls[0])
-        try:
-            yield store, backend_urls[1]
-        finally:
-            try:
-                store.delete_prefix("")  # the shared member keeps no test's keys
-            finally:
-                store.close()
+    def backends(self, backend_urls: tuple[str, str]) -> tuple[str, str]:
+        return backend_urls

@@ -62,8 +62,10 @@ def _opened(url: str, cache_url: str) -> Iterator[tuple[PersistentStore, Volatil
 
 class TestQueriesOnSQLiteMemcached(SharedCacheQueries, QueryBehaviour):
     @pytest.fixture
-    def backend_urls(self, tmp_path: Path, fresh_cache_url: str) -> tuple[str, str]:
-        return f"sqlite://{tmp_path / 'queries.db'}", fresh_cache_url
+    def backend_urls(self, tmp_path: Path, fresh_cache_url: str) -> Iterator[tuple[str, str]]:
+        yield f"sqlite://{tmp_path / 'queries.db'}", fresh_cache_url
+        # The multi-process tests configure this process from the URLs: close those backends.
+        dalcore.configure("memory://", "memory://")
 
     @pytest.fixture
     def backends(
@@ -74,13 +76,12 @@ class TestQueriesOnSQLiteMemcached(SharedCacheQueries, QueryBehaviour):
 
 class TestQueriesOnEtcdMemcached(SharedCacheQueries, QueryBehaviour):
     @pytest.fixture
-    def backend_urls(self, fresh_etcd_url: str, fresh_cache_url: str) -> tuple[str, str]:
-        return fresh_etcd_url, fresh_cache_url
+    def backend_urls(self, fresh_etcd_url: str, fresh_cache_url: str) -> Iterator[tuple[str, str]]:
+        yield fresh_etcd_url, fresh_cache_url
+        dalcore.configure("memory://", "memory://")
 
     @pytest.fixture
     def backends(
         self, backend_urls: tuple[str, str]
     ) -> Iterator[tuple[PersistentStore, VolatileCache]]:
-        for opened in _opened(*backend_urls):
-            yield opened
-            opened[0].delete_prefix("")  # the shared member keeps no test's keys
+        yield from _opened(*backend_urls)
