@@ -57,7 +57,7 @@ class DataList(DataObjectList):
         self._query = _compiled(hybrid, query, filters)
         self._resolved = False
         self._plan: Plan | None = None
-        self._cached = False
+        self._cached: list[Any] | bool = False
 
     @property
     def _group(self) -> Group:
@@ -75,9 +75,9 @@ class DataList(DataObjectList):
         if key is not None:
             hit = rt.cache.get(key)
             if type(hit) is list:
-                self._cached = True
-                self._plan = Plan(hit[1], hit[2], hit[3])
-                return list(hit[0])
+                self._cached = hit  # explain() builds the plan from it when asked
+                guids: list[str] = hit[0]  # shared with the cache; this list never mutates it
+                return guids
         guids, plan = execute(rt, hybrid, self._group)
         self._plan = plan
         if key is not None:
@@ -105,12 +105,15 @@ class DataList(DataObjectList):
         """How the query was answered: ``use`` is ``"index"`` (indexes alone), ``"partial"``
         (indexes, then conditions checked on the objects) or ``"scan"`` (every object read)."""
         self._guid_list()
+        cached = self._cached
+        if cached:
+            self._plan = Plan(cached[1], cached[2], cached[3])
         plan = self._plan or Plan()
         return {
             "use": plan.use,
             "indexed": list(plan.indexed),
             "filtered": list(plan.filtered),
-            "cached": self._cached,
+            "cached": bool(cached),
         }
 
 
