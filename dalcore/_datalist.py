@@ -106,7 +106,7 @@ class DataList(DataObjectList):
         (indexes, then conditions checked on the objects) or ``"scan"`` (every object read)."""
         self._guid_list()
         cached = self._cached
-        if cached:
+        if isinstance(cached, list):
             self._plan = Plan(cached[1], cached[2], cached[3])
         plan = self._plan or Plan()
         return {

@@ -14,11 +14,11 @@ import os
 import pkgutil
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from dalcore._plugins import open_persistent, open_volatile, plugin_manager
-from dalcore.api import Check, Operation, PersistentStore, VolatileCache
+from dalcore.api import Check, Operation, PersistentStore, VolatileCache, WatchEvent
 from dalcore.errors import ConfigurationError
 
 if sys.version_info >= (3, 11):
@@ -97,12 +97,25 @@ class Runtime:
         self.object_ttl = object_ttl
         self._watch = None
         self.own_revisions: set[int] = set()
+        self.feed_lock = threading.Lock()
+        self.committing = 0
+        self.deferred: list[WatchEvent] = []
+        self.apply_change: Callable[[WatchEvent], None] = lambda event: None
         if cache.process_local and "watch" in store.capabilities:
             # Other processes' commits reach this process's cache only through the store.
             from dalcore._objcache import invalidation_feed
 
             scope = self.namespace + "/" if self.namespace else ""
-            self._watch = store.watch(scope, invalidation_feed(self))
+            self.apply_change = invalidation_feed(self)
+
+            def on_change(event: WatchEvent) -> None:
+                with self.feed_lock:
+                    if self.committing:
+                        self.deferred.append(event)
+                        return
+                self.apply_change(event)
+
+            self._watch = store.watch(scope, on_change)
         hook = plugin_manager().hook
         # Hooks with no implementation are skipped on the hot path.
         self.before_save = (
@@ -119,13 +132,27 @@ class Runtime:
         """Commit through the store, remembering the revision as this process's own: this
         process invalidates its caches for its commits itself, so the store's watch feed skips
         them instead of invalidating (and renewing query generations) a second time."""
-        revision = self.store.commit(operations, checks)
-        if self._watch is not None:
-            own = self.own_revisions
-            if len(own) >= 4096:
-                own.clear()
-            own.add(revision)
-        return revision
+        if self._watch is None:
+            return self.store.commit(operations, checks)
+        # The store may report the commit to the watch before commit() returns (the memory
+        # store does, inside the call; etcd sometimes does): while any commit is under way the
+        # feed sets events aside, and they are applied once the revision is known.
+        with self.feed_lock:
+            self.committing += 1
+        revision: int | None = None
+        try:
+            revision = self.store.commit(operations, checks)
+            return revision
+        finally:
+            with self.feed_lock:
+                if revision is not None:
+                    if len(self.own_revisions) >= 4096:
+                        self.own_revisions.clear()
+                    self.own_revisions.add(revision)
+                self.committing -= 1
+                replay, self.deferred = (self.deferred, []) if not self.committing else ([], [])
+            for event in replay:
+                self.apply_change(event)
 
     def close(self) -> None:
         if self._watch is not None:

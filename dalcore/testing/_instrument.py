@@ -107,6 +107,8 @@ class InstrumentedCache(VolatileCache):
     def __init__(self, inner: VolatileCache) -> None:
         self.inner = inner
         self.endpoint = inner.endpoint
+        # A wrapped process-local cache must still get the engine's watch feed.
+        self.process_local = inner.process_local  # type: ignore[misc]
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
 
