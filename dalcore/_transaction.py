@@ -17,6 +17,7 @@ from dalcore.api import (
     Operation,
     Put,
     RevisionIs,
+    check_holds,
 )
 from dalcore.errors import TransactionConflictError
 
@@ -154,13 +155,7 @@ class _Step:
 
 
 def _holds(check: Check, entry: Any) -> bool:
-    if isinstance(check, Exists):
-        return entry is not None
-    if isinstance(check, Absent):
-        return entry is None
-    if isinstance(check, RevisionIs):
-        return entry is not None and entry.revision == check.revision
-    return entry is not None and entry.value == check.value
+    return check_holds(check, None if entry is None else (entry.value, entry.revision))
 
 
 def _reason(check: Check, entry: Any) -> str:

@@ -70,6 +70,7 @@ __all__ = [
     "VolatileCache",
     "WatchEvent",
     "WatchHandle",
+    "check_holds",
     "first_key_after_prefix",
 ]
 
@@ -158,6 +159,18 @@ def first_key_after_prefix(prefix: str) -> str | None:
     if following == 0xD800:  # skip the surrogates: no valid key contains one
         following = 0xE000
     return chars[:-1] + chr(following)
+
+
+def check_holds(check: Check, stored: tuple[bytes, int] | None) -> bool:
+    """Whether ``check`` holds for its key, whose ``(value, revision)`` is ``stored`` (None:
+    the key is absent). For backends that evaluate checks themselves."""
+    if isinstance(check, ValueIs):
+        return stored is not None and stored[0] == check.value
+    if isinstance(check, RevisionIs):
+        return stored is not None and stored[1] == check.revision
+    if isinstance(check, Exists):
+        return stored is not None
+    return stored is None
 
 
 # -- optional capabilities ----------------------------------------------------------------

@@ -19,16 +19,14 @@ from dalcore.api import (
     Check,
     Delete,
     Entry,
-    Exists,
     KeyNotFoundError,
     Operation,
     PersistentStore,
     Put,
-    RevisionIs,
     StoreLock,
-    ValueIs,
     WatchEvent,
     WatchHandle,
+    check_holds,
     first_key_after_prefix,
 )
 from dalcore.hookspecs import Provided, hookimpl
@@ -115,14 +113,7 @@ class MemoryStore(PersistentStore):
         return revision
 
     def _holds(self, check: Check) -> bool:
-        item = self._data.get(check.key)
-        if isinstance(check, ValueIs):
-            return item is not None and item[0] == check.value
-        if isinstance(check, RevisionIs):
-            return item is not None and item[1] == check.revision
-        if isinstance(check, Exists):
-            return item is not None
-        return item is None
+        return check_holds(check, self._data.get(check.key))
 
     def delete_prefix(self, prefix: str) -> int:
         with self._lock:

@@ -44,17 +44,15 @@ from dalcore.api import (
     Check,
     CorruptDataError,
     Entry,
-    Exists,
     KeyNotFoundError,
     Operation,
     PersistentStore,
     Put,
-    RevisionIs,
     StoreLock,
     StoreUnavailableError,
-    ValueIs,
     WatchEvent,
     WatchHandle,
+    check_holds,
     first_key_after_prefix,
 )
 from dalcore.errors import InvalidURLError, StoreError
@@ -448,20 +446,7 @@ def _failed_checks(conn: sqlite3.Connection, checks: Sequence[Check]) -> list[Ch
             f"SELECT key, value, revision FROM kv WHERE key IN ({marks})", chunk
         ):
             stored[key] = (value, revision)
-    failed: list[Check] = []
-    for check in checks:
-        item = stored.get(check.key)
-        if isinstance(check, ValueIs):
-            holds = item is not None and item[0] == check.value
-        elif isinstance(check, RevisionIs):
-            holds = item is not None and item[1] == check.revision
-        elif isinstance(check, Exists):
-            holds = item is not None
-        else:
-            holds = item is None
-        if not holds:
-            failed.append(check)
-    return failed
+    return [check for check in checks if not check_holds(check, stored.get(check.key))]
 
 
 @hookimpl

@@ -163,25 +163,9 @@ def _need_module(module: str, what: str) -> None:
 
 
 def _wait_for_etcd(url: str, timeout: float = 30.0) -> None:
-    """A member accepts connections before it has elected itself leader: wait for a read."""
-    import time
+    from dalcore.testing.servers import wait_until_serving
 
-    from dalcore import open_persistent
-    from dalcore.errors import StoreUnavailableError
-
-    deadline = time.monotonic() + timeout
-    store = open_persistent(url)
-    try:
-        while True:
-            try:
-                store.exists("health")
-                return
-            except StoreUnavailableError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-    finally:
-        store.close()
+    wait_until_serving(url, timeout)
 
 
 # -- counting round trips --------------------------------------------------------------------

@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-__all__ = ["ServerProcess", "free_port", "require_binary", "wait_for_port"]
+__all__ = ["ServerProcess", "free_port", "require_binary", "wait_for_port", "wait_until_serving"]
 
 
 def free_port() -> int:
@@ -38,6 +38,30 @@ def wait_for_port(port: int, timeout: float = 20.0, host: str = "127.0.0.1") -> 
             if time.monotonic() > deadline:
                 raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s") from exc
             time.sleep(0.05)
+
+
+def wait_until_serving(url: str, timeout: float = 30.0) -> None:
+    """Block until the persistent store at ``url`` answers a read.
+
+    A server may accept connections before it can answer (an etcd member elects itself leader
+    first), so waiting for the port is not enough.
+    """
+    from dalcore import open_persistent
+    from dalcore.errors import StoreUnavailableError
+
+    deadline = time.monotonic() + timeout
+    store = open_persistent(url)
+    try:
+        while True:
+            try:
+                store.exists("dalcore-health")
+                return
+            except StoreUnavailableError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+    finally:
+        store.close()
 
 
 def require_binary(name: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 
@@ -11,8 +10,8 @@ import pytest
 
 import dalcore
 from dalcore.api import PersistentStore
-from dalcore.errors import StoreUnavailableError
 from dalcore.testing import ServerProcess, free_port, require_binary
+from dalcore.testing.servers import wait_until_serving
 
 # Before a test module imports the engine or query suite, so their asserts explain failures.
 pytest.register_assert_rewrite("dalcore.testing.engine", "dalcore.testing.queries")
@@ -63,23 +62,6 @@ class EtcdMember:
                 "--client-cert-auth",
             ]  # fmt: skip
         return argv
-
-
-def wait_until_serving(url: str, timeout: float = 30.0) -> None:
-    """Block until a store at ``url`` answers a read (a member accepts connections earlier)."""
-    deadline = time.monotonic() + timeout
-    store = dalcore.open_persistent(url)
-    try:
-        while True:
-            try:
-                store.exists("dalcore-test-health")
-                return
-            except StoreUnavailableError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-    finally:
-        store.close()
 
 
 def start_cluster(members: Sequence[EtcdMember]) -> None:

@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import EtcdMember, start_cluster, wait_until_serving
+from conftest import EtcdMember, start_cluster
 
 import dalcore
 from dalcore.api import Absent, Put, WatchEvent
 from dalcore.errors import StoreError, StoreUnavailableError
+from dalcore.testing.servers import wait_until_serving
 
 TIMEOUT = 2.0
 

@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import EtcdMember, wait_until_serving
+from conftest import EtcdMember
 
 import dalcore
 from dalcore.errors import StoreUnavailableError
 from dalcore.testing import require_binary
+from dalcore.testing.servers import wait_until_serving
 
 x509 = pytest.importorskip("cryptography.x509")
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -12,8 +11,8 @@ import pytest
 from memcached_helpers import memcached_server, url_of
 
 import dalcore
-from dalcore.errors import StoreUnavailableError
 from dalcore.testing import ServerProcess, free_port, require_binary
+from dalcore.testing.servers import wait_until_serving
 
 # Before a test module imports the engine or query suite, so their asserts explain failures.
 pytest.register_assert_rewrite("dalcore.testing.engine", "dalcore.testing.queries")
@@ -80,20 +79,7 @@ def etcd_address() -> Iterator[str]:
     server = ServerProcess("etcd", argv, client)
     server.start()
     try:
-        # etcd accepts connections before it has a leader: wait for a read to succeed.
-        probe = dalcore.open_persistent(f"etcd://127.0.0.1:{client}?timeout=1")
-        deadline = time.monotonic() + 30
-        try:
-            while True:
-                try:
-                    probe.exists("dalcore-test-health")
-                    break
-                except StoreUnavailableError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.1)
-        finally:
-            probe.close()
+        wait_until_serving(f"etcd://127.0.0.1:{client}?timeout=1")
         yield f"127.0.0.1:{client}"
     finally:
         server.close()
