@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dalcore import _objcache
+from dalcore._lists import DataObjectList
 from dalcore._mutex import VolatileMutex
 from dalcore._runtime import runtime
 from dalcore._structures import Dynamic, Relation, make_check
@@ -15,7 +16,6 @@ from dalcore.errors import DalcoreError, DefinitionError, DynamicError
 
 if TYPE_CHECKING:
     from dalcore._dataobject import DataObject
-    from dalcore._lists import DataObjectList
 
 
 class RelationAttribute:
@@ -91,8 +91,6 @@ class ReverseAttribute:
     def __get__(self, obj: DataObject | None, objtype: type | None = None) -> Any:
         if obj is None:
             return self
-        from dalcore._lists import DataObjectList
-
         rt = runtime()
         members = family(self.source, self.relation)
         if len(members) > 1:
@@ -109,8 +107,6 @@ class ReverseAttribute:
         return result
 
     def _gather(self, rt: Any, members: list[type[DataObject]], guid: str) -> Any:
-        from dalcore._lists import DataObjectList
-
         guids: list[str] = []
         kinds: list[type[DataObject]] = []
         for member in members:
@@ -147,7 +143,14 @@ class DynamicAttribute:
         if dynamic.timeout == 0:
             return self.compute(obj)
         rt = runtime()
-        key = _objcache.dynamic_key(rt, obj, dynamic.name)
+        # The cache key is made once per object and configuration, not on every read.
+        keys = obj.__dict__.setdefault("_dynamic_keys", {})
+        known = keys.get(dynamic.name)
+        if known is not None and known[0] is rt:
+            key = known[1]
+        else:
+            key = _objcache.dynamic_key(rt, obj, dynamic.name)
+            keys[dynamic.name] = (rt, key)
         cached = rt.cache.get(key)
         if type(cached) is list:
             return cached[0]

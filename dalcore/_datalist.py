@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import secrets
 from collections.abc import Mapping
@@ -163,6 +164,17 @@ def _freeze(value: Any) -> Any:
     kind = type(value)
     if kind in _SCALARS:
         return (kind, value)
+    # Exact types first: the abstract-class checks below cost more than the freezing itself.
+    if kind is dict:
+        try:
+            items = sorted(value.items(), key=_first)
+        except TypeError:  # keys of mixed types
+            items = sorted(value.items(), key=lambda item: repr(item[0]))
+        return ("map", tuple([(k, _freeze(v)) for k, v in items]))
+    if kind is list or kind is tuple:
+        return (kind.__name__, tuple([_freeze(item) for item in value]))
+    if isinstance(value, enum.Enum):
+        return (kind, value)
     if isinstance(value, Mapping):
         return ("map", tuple(sorted((repr(k), _freeze(v)) for k, v in value.items())))
     if isinstance(value, (list, tuple)):
@@ -171,3 +183,7 @@ def _freeze(value: Any) -> Any:
         return ("set", frozenset(_freeze(item) for item in value))
     hash(value)
     return (type(value), value)
+
+
+def _first(item: tuple[Any, Any]) -> Any:
+    return item[0]
