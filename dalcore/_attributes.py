@@ -92,10 +92,19 @@ class ReverseAttribute:
         if obj is None:
             return self
         rt = runtime()
-        members = family(self.source, self.relation)
+        relation = self.relation
+        members = family(self.source, relation)
         if len(members) > 1:
             return self._gather(rt, members, obj.guid)
-        found = _objcache.reverse_guids(rt, self.source, self.relation, obj.guid)
+        # The cache key is made once per object and configuration, not on every read.
+        keys = obj.__dict__.setdefault("_reverse_keys", {})
+        known = keys.get(relation.reverse_name)
+        if known is not None and known[0] is rt:
+            key = known[1]
+        else:
+            key = "r:" + _objcache.reverse_prefix(rt, self.source._meta, relation, obj.guid)
+            keys[relation.reverse_name] = (rt, key)
+        found = _objcache.reverse_guids_at(rt, key, relation)
         if self.relation.onetoone:
             guid = found[0] if found else None
             if self.guids or guid is None:

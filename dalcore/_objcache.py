@@ -113,10 +113,15 @@ def reverse_guids(
     Cached under ``r:<reverse prefix>`` by the same rule as objects: filled with ``add`` only
     when fresh, and held by every commit that links or unlinks an object to ``guid``.
     """
-    base = reverse_prefix(rt, source._meta, relation, guid)
-    cached = rt.cache.get("r:" + base)
+    return reverse_guids_at(rt, "r:" + reverse_prefix(rt, source._meta, relation, guid), relation)
+
+
+def reverse_guids_at(rt: Runtime, cache_key: str, relation: Relation) -> list[str]:
+    """:func:`reverse_guids` for a cache key (``"r:" + reverse prefix``) already made."""
+    cached = rt.cache.get(cache_key)
     if type(cached) is list:
         return cached  # shared with the cache: callers copy before handing it to users
+    base = cache_key[2:]
     started = time.monotonic()
     if relation.onetoone:
         entry = rt.store.get_many([base])[0]
@@ -125,7 +130,7 @@ def reverse_guids(
         cut = len(base)
         found = [key[cut:] for key in rt.store.keys(base)]
     if time.monotonic() - started < FILL_MARGIN:
-        rt.cache.add("r:" + base, found, rt.object_ttl)
+        rt.cache.add(cache_key, found, rt.object_ttl)
     return found
 
 
