@@ -34,6 +34,7 @@ from dalcore import (
 from dalcore.errors import QueryError, TransactionConflictError, UniqueConstraintError
 from dalcore.testing._instrument import InstrumentedStore
 from dalcore.testing._query_hybrids import COLOURS, Counter, Rack, Server, Ticket
+from dalcore.testing.conformance import run_processes
 
 __all__ = ["QueryBehaviour"]
 
@@ -112,18 +113,21 @@ _queries = st.recursive(
 # -- worker processes (module level, so "spawn" can import them) --------------------------------
 
 
-def _claim(urls: tuple[str, str], namespace: str, code: str, start: Any, results: Any) -> None:
+def _claim(barrier: Any, urls: tuple[str, str], namespace: str, code: str) -> str:
     dalcore.configure(urls[0], urls[1], namespace=namespace)
-    start.wait()
+    barrier.wait(60)
     try:
         Ticket(code=code, owner=str(os.getpid())).save()
-        results.put("saved")
     except UniqueConstraintError:
-        results.put("unique")
+        return "unique"
+    return "saved"
 
 
-def _count_under_mutex(urls: tuple[str, str], namespace: str, guid: str, rounds: int) -> None:
+def _count_under_mutex(
+    barrier: Any, urls: tuple[str, str], namespace: str, guid: str, rounds: int
+) -> None:
     dalcore.configure(urls[0], urls[1], namespace=namespace)
+    barrier.wait(60)
     for _ in range(rounds):
         with PersistentMutex("counter", ttl=10, wait=60):
             counter = Counter(guid)
@@ -360,20 +364,8 @@ class QueryBehaviour:
 
     def test_unique_race_across_processes(self, backend_urls: Any, namespace: str) -> None:
         dalcore.configure(backend_urls[0], backend_urls[1], namespace=namespace)
-        context = multiprocessing.get_context("spawn")
-        start, results = context.Event(), context.Queue()
-        workers = [
-            context.Process(target=_claim, args=(backend_urls, namespace, "RACE", start, results))
-            for _ in range(4)
-        ]
-        for worker in workers:
-            worker.start()
-        time.sleep(1.0)
-        start.set()
-        for worker in workers:
-            worker.join(60)
-        outcomes = sorted(results.get(timeout=5) for _ in workers)
-        assert outcomes == ["saved", "unique", "unique", "unique"]
+        outcomes = run_processes(_claim, [(backend_urls, namespace, "RACE")] * 4)
+        assert sorted(outcomes) == ["saved", "unique", "unique", "unique"]
         assert len(Ticket.where(code="RACE")) == 1
 
     def test_reindex_builds_missing_entries_and_resumes(self, store: InstrumentedStore) -> None:
@@ -569,18 +561,7 @@ class QueryBehaviour:
         dalcore.configure(backend_urls[0], backend_urls[1], namespace=namespace)
         counter = Counter()
         counter.save()
-        context = multiprocessing.get_context("spawn")
-        workers = [
-            context.Process(
-                target=_count_under_mutex, args=(backend_urls, namespace, counter.guid, 10)
-            )
-            for _ in range(3)
-        ]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(120)
-            assert worker.exitcode == 0
+        run_processes(_count_under_mutex, [(backend_urls, namespace, counter.guid, 10)] * 3)
         counter.discard()
         assert counter.value == 30
 

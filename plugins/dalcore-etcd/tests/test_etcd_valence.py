@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
-import queue
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +15,7 @@ from conftest import EtcdMember
 import dalcore
 from dalcore.compat.valence import AlreadyExistsError, resolve_authentication, singleton
 from dalcore.testing import require_binary
+from dalcore.testing.conformance import run_processes
 
 # examples/ is not installed: the models are imported from the checkout.
 EXAMPLES = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 3, "examples"))
@@ -189,18 +188,16 @@ def test_documents_written_by_valence_are_read(driver: EtcdDriver) -> None:
     assert stored["created_at"] == raw["created_at"] and stored["description"] == "migrated"
 
 
-def create_same(address: str, uuid: str, index: int, barrier: Any, results: Any) -> None:
+def create_same(barrier: Any, address: str, uuid: str, index: int) -> str:
     """In a spawned process: create the pod manager ``uuid`` at the same moment as the others."""
     host, port = address.split(":")
     driver = EtcdDriver(host=host, port=int(port))
     barrier.wait()
     try:
         driver.create_podmanager({"uuid": uuid, "name": f"process-{index}"})
-        results.put((index, "created"))
     except AlreadyExistsError:
-        results.put((index, "exists"))
-    except Exception as exc:  # reported to the test, which fails on it
-        results.put((index, f"{type(exc).__name__}: {exc}"))
+        return "exists"
+    return "created"
 
 
 @pytest.mark.slow
@@ -208,29 +205,11 @@ def test_duplicate_create_racing_across_processes(
     driver: EtcdDriver, etcd_member: EtcdMember
 ) -> None:
     processes = 3
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(processes)
-    results = context.Queue()
-    workers = [
-        context.Process(
-            target=create_same, args=(etcd_member.address, "podm-race", index, barrier, results)
-        )
-        for index in range(processes)
-    ]
-    for worker in workers:
-        worker.start()
-    outcomes: dict[int, str] = {}
-    try:
-        for _ in workers:
-            index, outcome = results.get(timeout=120)
-            outcomes[index] = outcome
-    except queue.Empty:
-        pytest.fail(f"workers did not report: {outcomes}")
-    finally:
-        for worker in workers:
-            worker.join(timeout=30)
-    assert sorted(outcomes.values()) == ["created"] + ["exists"] * (processes - 1), outcomes
-    winner = next(index for index, outcome in outcomes.items() if outcome == "created")
+    outcomes = run_processes(
+        create_same, [(etcd_member.address, "podm-race", index) for index in range(processes)]
+    )
+    assert sorted(outcomes) == ["created"] + ["exists"] * (processes - 1), outcomes
+    winner = outcomes.index("created")
     shown = etcdctl_documents(etcd_member, "/pod_managers")
     assert list(shown) == ["/pod_managers/podm-race"]
     assert shown["/pod_managers/podm-race"]["name"] == f"process-{winner}"
