@@ -6,7 +6,7 @@ import copy
 import threading
 import uuid
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import orjson
 
@@ -54,6 +54,16 @@ _registry_lock = threading.RLock()
 _by_name: dict[str, type[DataObject]] = {}  # class name -> hybrid (for lazy relation targets)
 _replacements: dict[type[DataObject], type[DataObject]] = {}
 _pending: list[tuple[type[DataObject], Relation]] = []  # relations whose target is not defined yet
+
+
+class SavePlan(NamedTuple):
+    """What one ``save()`` commits, and what the object keeps as its stored state after it."""
+
+    operations: list[Operation]
+    checks: list[Check]
+    key: str  # the object's own key
+    lists: list[str]  # reverse lists the save changes (their cached copies are held)
+    snapshot: dict[str, Any]  # the document as saved, sharing nothing with the object
 
 
 class HybridMeta:
@@ -288,15 +298,6 @@ class DataObject:
             doc[name] = state[name]
         return doc
 
-    def _snapshot(self) -> dict[str, Any]:
-        """The document as saved, with its own copies of list/dict values: kept as the base
-        that ``dirty`` and merges compare with, it must not change when the object is mutated
-        in place (``obj.tags.append(x)``)."""
-        doc = self._document()
-        for name in self._meta.mutable:
-            doc[name] = copy.deepcopy(doc[name])
-        return doc
-
     @property
     def dirty(self) -> bool:
         """True when the object differs from what is stored (always True before the first save)."""
@@ -336,29 +337,28 @@ class DataObject:
         tx = _transaction.current()
         if tx is not None:
             if self.dirty:
-                operations, checks, key, lists = self._save_plan(rt)
-                tx.add_save(self, operations, checks, key, lists)
+                tx.add_save(self, self._save_plan(rt))
             return
         for _ in range(SAVE_ATTEMPTS):
             if not self.dirty:
                 return
-            operations, checks, key, lists = self._save_plan(rt)
+            plan = self._save_plan(rt)
             try:
-                revision = rt.commit(operations, checks)
+                revision = rt.commit(plan.operations, plan.checks)
             except AssertionFailedError:
-                self._after_conflict(rt, key, datastore_wins)
+                self._after_conflict(rt, plan.key, datastore_wins)
                 continue
             except StoreUnavailableError:
                 # The commit may have been applied and only its reply lost: act as after a
                 # change, so no cache keeps serving the version from before it.
-                _objcache.changed(rt, [key], [meta], lists)
+                _objcache.changed(rt, [plan.key], [meta], plan.lists)
                 raise
             state = self.__dict__
             updated = state["_rev"] is not None
             state["_rev"] = revision
-            state["_orig"] = self._snapshot()
+            state["_orig"] = plan.snapshot
             state["_stale"] = False
-            _objcache.changed(rt, [key] if updated else [], [meta], lists)
+            _objcache.changed(rt, [plan.key] if updated else [], [meta], plan.lists)
             if rt.after_save is not None:
                 rt.after_save(obj=self)
             return
@@ -388,7 +388,7 @@ class DataObject:
                 ) from None
         raise ValidationError(self._meta.name, "?", "document is not JSON-serialisable")
 
-    def _save_plan(self, rt: Runtime) -> tuple[list[Operation], list[Check], str, list[str]]:
+    def _save_plan(self, rt: Runtime) -> SavePlan:
         """The operations and checks that write this object and its index entries."""
         meta = self._meta
         state = self.__dict__
@@ -434,7 +434,12 @@ class DataObject:
                 owner = _objcache.unique_key(rt, meta, name, new)
                 operations.append(Put(owner, guid.encode()))
                 checks.append(Absent(owner))
-        return operations, checks, key, lists
+        # The document as saved, with its own copies of list/dict values: it becomes the base
+        # that ``dirty`` and merges compare with, so it must not change when the object is
+        # mutated in place (``obj.tags.append(x)``).
+        for name in meta.mutable:
+            doc[name] = copy.deepcopy(doc[name])
+        return SavePlan(operations, checks, key, lists, doc)
 
     def _after_conflict(self, rt: Runtime, key: str, datastore_wins: bool | None) -> None:
         """Find out why a commit failed; merge a concurrent save or raise the typed error."""

@@ -51,15 +51,8 @@ class DataObjectList(Sequence[Any]):
         if objects is None and self._kinds is not None:
             objects = self._objects = self._load_mixed(self._kinds)
         if objects is None:
-            hybrid = self._hybrid._replacement()
-            found = _objcache.read_many(runtime(), hybrid._meta, self._guid_list())
-            objects = []
-            for item in found:
-                if item is not None:
-                    obj = object.__new__(hybrid)
-                    _objcache.populate(obj, *item)
-                    objects.append(obj)
-            self._objects = objects
+            found = _objcache.load_many(runtime(), self._hybrid, self._guid_list())
+            objects = self._objects = [obj for obj in found if obj is not None]
         return objects
 
     def _load_mixed(self, kinds: list[type[DataObject]]) -> list[DataObject]:
@@ -68,13 +61,10 @@ class DataObjectList(Sequence[Any]):
         guids = self._guid_list()
         loaded: dict[int, DataObject] = {}
         for kind in dict.fromkeys(kinds):
-            cls = kind._replacement()
             positions = [i for i, k in enumerate(kinds) if k is kind]
-            found = _objcache.read_many(rt, cls._meta, [guids[i] for i in positions])
-            for position, item in zip(positions, found, strict=True):
-                if item is not None:
-                    obj = object.__new__(cls)
-                    _objcache.populate(obj, *item)
+            found = _objcache.load_many(rt, kind, [guids[i] for i in positions])
+            for position, obj in zip(positions, found, strict=True):
+                if obj is not None:
                     loaded[position] = obj
         return [loaded[i] for i in sorted(loaded)]
 

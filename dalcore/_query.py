@@ -279,14 +279,7 @@ def execute(rt: Runtime, hybrid: type[DataObject], group: Group) -> tuple[list[s
 
 
 def _load(rt: Runtime, hybrid: type[DataObject], guids: list[str]) -> list[DataObject]:
-    cls = hybrid._replacement()
-    objects = []
-    for item in _objcache.read_many(rt, cls._meta, guids):
-        if item is not None:
-            obj = object.__new__(cls)
-            _objcache.populate(obj, *item)
-            objects.append(obj)
-    return objects
+    return [obj for obj in _objcache.load_many(rt, hybrid, guids) if obj is not None]
 
 
 def _indexable(hybrid: type[DataObject], node: Condition) -> bool:

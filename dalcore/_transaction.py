@@ -22,7 +22,7 @@ from dalcore.api import (
 from dalcore.errors import TransactionConflictError
 
 if TYPE_CHECKING:
-    from dalcore._dataobject import DataObject, HybridMeta
+    from dalcore._dataobject import DataObject, HybridMeta, SavePlan
 
 _current: contextvars.ContextVar[Transaction | None] = contextvars.ContextVar(
     "dalcore_transaction", default=None
@@ -47,18 +47,14 @@ class Transaction:
         # One entry per object key, in order; saving an object twice keeps the later plan.
         self._steps: dict[str, _Step] = {}
 
-    def add_save(
-        self,
-        obj: DataObject,
-        operations: list[Operation],
-        checks: list[Check],
-        key: str,
-        lists: list[str],
-    ) -> None:
-        self._steps.pop(key, None)
-        step = _Step(obj, "save", operations, checks, [key], {obj._meta}, obj._snapshot())
-        step.lists = lists
-        self._steps[key] = step
+    def add_save(self, obj: DataObject, plan: SavePlan) -> None:
+        """Queue a save; ``plan`` is the engine's save plan for it."""
+        self._steps.pop(plan.key, None)
+        step = _Step(
+            obj, "save", plan.operations, plan.checks, [plan.key], {obj._meta}, plan.snapshot
+        )
+        step.lists = plan.lists
+        self._steps[plan.key] = step
 
     def add_delete(self, obj: DataObject, plan: Any) -> None:
         """Queue a delete; ``plan`` is the engine's delete plan (operations, checks, ...)."""
