@@ -70,9 +70,13 @@ def reindex(
     saved = rt.store.get_many([checkpoint])[0]
     after = saved.value.decode() if saved is not None else None
     report.resumed_after = after
-    total = sum(1 for _ in rt.store.keys(base))
-    done = 0 if after is None else sum(1 for key in rt.store.keys(base) if key <= base + after)
     cursor = None if after is None else base + after
+    # One pass over the keys for both counts the progress reports.
+    total = done = 0
+    for key in rt.store.keys(base):
+        total += 1
+        if cursor is not None and key <= cursor:
+            done += 1
     while True:
         page = rt.store.scan_page(base, cursor, batch)
         if not page:
