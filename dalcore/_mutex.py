@@ -75,13 +75,13 @@ class PersistentMutex:
     """
 
     def __init__(self, name: str, ttl: float = 30.0, wait: float = 30.0) -> None:
+        from dalcore._objcache import internal_prefix
         from dalcore._runtime import runtime
 
         rt = runtime()
-        internal = f"{rt.namespace}/.locks/{name}" if rt.namespace else f".locks/{name}"
         self.name = name
         self.wait = wait
-        self._lock = rt.store.lock(internal, ttl)
+        self._lock = rt.store.lock(internal_prefix(rt, ".locks") + name, ttl)
 
     def acquire(self, timeout: float | None = None) -> bool:
         return self._lock.acquire(self.wait if timeout is None else timeout)

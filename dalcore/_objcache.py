@@ -8,6 +8,8 @@ Layout in the persistent store (``ns`` is the configured namespace)::
     ns/.links/<target path>/<target>               touched by every save that links to <target>
     ns/.idx/<path>/<field>/<json value>/<guid>     secondary index of an ``indexed`` property
     ns/.uniq/<path>/<field>/<json value>           owner (guid) of a ``unique`` property's value
+    ns/.locks/<name>                               a PersistentMutex
+    ns/.reindex/<path>                             where an interrupted reindex stopped
 
 A path starting with ``/`` is absolute (``/pod_managers/<uuid>``, as Valence laid it out).
 
@@ -64,12 +66,13 @@ def prefix(rt: Runtime, meta: HybridMeta) -> str:
     return value
 
 
-def _internal(rt: Runtime, area: str) -> str:
+def internal_prefix(rt: Runtime, area: str) -> str:
+    """``ns/<area>/``: where dalcore keeps what is not an object (indexes, locks, ...)."""
     return f"{rt.namespace}/{area}/" if rt.namespace else f"{area}/"
 
 
 def reverse_prefix(rt: Runtime, source: HybridMeta, relation: Relation, target_guid: str) -> str:
-    base = f"{_internal(rt, '.rel')}{source.keyspace}/{relation.name}/{target_guid}"
+    base = f"{internal_prefix(rt, '.rel')}{source.keyspace}/{relation.name}/{target_guid}"
     return base if relation.onetoone else base + "/"
 
 
@@ -81,7 +84,7 @@ def reverse_key(
 
 
 def link_marker(rt: Runtime, target: HybridMeta, target_guid: str) -> str:
-    return f"{_internal(rt, '.links')}{target.keyspace}/{target_guid}"
+    return f"{internal_prefix(rt, '.links')}{target.keyspace}/{target_guid}"
 
 
 def _json(value: Any) -> str:
@@ -90,11 +93,11 @@ def _json(value: Any) -> str:
 
 
 def index_prefix(rt: Runtime, meta: HybridMeta, field: str, value: Any) -> str:
-    return f"{_internal(rt, '.idx')}{meta.keyspace}/{field}/{_json(value)}/"
+    return f"{internal_prefix(rt, '.idx')}{meta.keyspace}/{field}/{_json(value)}/"
 
 
 def unique_key(rt: Runtime, meta: HybridMeta, field: str, value: Any) -> str:
-    return f"{_internal(rt, '.uniq')}{meta.keyspace}/{field}/{_json(value)}"
+    return f"{internal_prefix(rt, '.uniq')}{meta.keyspace}/{field}/{_json(value)}"
 
 
 def query_generation_key(rt: Runtime, meta: HybridMeta) -> str:

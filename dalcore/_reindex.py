@@ -44,8 +44,7 @@ class ReindexReport:
 
 
 def _checkpoint(rt: Runtime, hybrid: type[DataObject]) -> str:
-    area = f"{rt.namespace}/.reindex" if rt.namespace else ".reindex"
-    return f"{area}/{hybrid._meta.keyspace}"
+    return _objcache.internal_prefix(rt, ".reindex") + hybrid._meta.keyspace
 
 
 def reindex(
