@@ -42,7 +42,6 @@ from dalcore.errors import (
     AssertionFailedError,
     CorruptDataError,
     KeyNotFoundError,
-    LockTimeoutError,
     StoreUnavailableError,
     UnsupportedError,
 )
@@ -210,9 +209,11 @@ class StoreLock(abc.ABC):
         """Release the lock; releasing a lock that expired meanwhile is not an error."""
 
     def __enter__(self) -> StoreLock:
-        # Waits until held; a bounded wait is acquire(timeout) (PersistentMutex uses that).
-        if not self.acquire(None):
-            raise LockTimeoutError(self.name, 0.0)
+        from dalcore.errors import LockTimeoutError
+
+        timeout = getattr(self, "default_timeout", None)
+        if not self.acquire(timeout):
+            raise LockTimeoutError(self.name, timeout or 0.0)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
