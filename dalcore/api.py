@@ -199,6 +199,8 @@ class StoreLock(abc.ABC):
     """
 
     name: str
+    #: How long ``with lock:`` waits before raising LockTimeoutError (None: until held).
+    default_timeout: float | None = None
 
     @abc.abstractmethod
     def acquire(self, timeout: float | None = None) -> bool:
@@ -211,7 +213,7 @@ class StoreLock(abc.ABC):
     def __enter__(self) -> StoreLock:
         from dalcore.errors import LockTimeoutError
 
-        timeout = getattr(self, "default_timeout", None)
+        timeout = self.default_timeout
         if not self.acquire(timeout):
             raise LockTimeoutError(self.name, timeout or 0.0)
         return self

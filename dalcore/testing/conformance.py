@@ -614,7 +614,7 @@ class PersistentStoreConformance:
             assert held.name == "locks/x"
             late = store.lock("locks/x", ttl=5)
             assert not late.acquire(timeout=0.2)
-            setattr(late, "default_timeout", 0.2)  # noqa: B010 - what ``with`` waits for
+            late.default_timeout = 0.2
             with pytest.raises(LockTimeoutError), late:
                 pass
         assert store.lock("locks/x", ttl=5).acquire(timeout=5)
