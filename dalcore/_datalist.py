@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import enum
 import hashlib
-import secrets
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from dalcore import _objcache
 from dalcore._lists import DataObjectList
@@ -22,10 +20,9 @@ from dalcore._query import (
     uses_dynamics,
 )
 from dalcore._runtime import Runtime, runtime
-from dalcore.api import NO_VALUE
 
 if TYPE_CHECKING:
-    from dalcore._dataobject import DataObject, HybridMeta
+    from dalcore._dataobject import DataObject
 
 #: Seconds a query's guid list stays cached. Correctness comes from the generation tokens;
 #: the TTL only bounds how long unused results occupy the cache.
@@ -54,7 +51,12 @@ class DataList(DataObjectList):
         query: Mapping[str, Any] | None = None,
         **filters: Any,
     ) -> None:
-        super().__init__(hybrid, ())
+        # DataObjectList's fields set here directly: a cached query costs little more than
+        # this constructor, so it skips the generic one.
+        self._hybrid = hybrid
+        self._guids: list[str] = []
+        self._kinds = None
+        self._objects = None
         self._query = _compiled(hybrid, query, filters)
         self._resolved = False
         self._plan: Plan | None = None
@@ -64,43 +66,47 @@ class DataList(DataObjectList):
     def _group(self) -> Group:
         return self._query.group
 
-    def _guid_list(self) -> list[str]:
-        if not self._resolved:
-            self._guids = self._run(runtime())
-            self._resolved = True
-        return self._guids
+    def __len__(self) -> int:
+        if self._objects is not None:
+            return len(self._objects)
+        return len(self._guid_list())
 
-    def _run(self, rt: Runtime) -> list[str]:
-        hybrid = self._hybrid
+    def _guid_list(self) -> list[str]:
+        if self._resolved:
+            return self._guids
+        rt = runtime()
         key = None if self._query.dynamic else self._cache_key(rt)
         if key is not None:
             hit = rt.cache.get(key)
             if type(hit) is list:
                 self._cached = hit  # explain() builds the plan from it when asked
-                guids: list[str] = hit[0]  # shared with the cache; this list never mutates it
-                return guids
-        guids, plan = execute(rt, hybrid, self._group)
+                # Shared with the cache: this list never mutates it.
+                self._guids, self._resolved = hit[0], True
+                return self._guids
+        guids, plan = execute(rt, self._hybrid, self._group)
         self._plan = plan
         if key is not None:
             rt.cache.set(key, [guids, plan.indexed, plan.filtered, plan.scanned], QUERY_TTL)
+        self._guids, self._resolved = guids, True
         return guids
 
     def _cache_key(self, rt: Runtime) -> str | None:
         """``q:<hybrid>:<query digest>:<generation tokens>``; None when the cache cannot keep
         the tokens (then results are not cached at all)."""
-        keys = [_objcache.query_generation_key(rt, meta) for meta in self._query.hybrids]
-        tokens = rt.cache.get_many(keys)
+        generations, result_prefix = self._query.keys(rt, self._hybrid)
+        cache = rt.cache
+        if len(generations) == 1:  # the usual case: one get, no list
+            token = cache.get(generations[0])
+            if type(token) is not str:
+                token = _first_generation(rt, generations[0])
+            return None if token is None else result_prefix + token
+        tokens = cache.get_many(generations)
         for index, token in enumerate(tokens):
-            if token is NO_VALUE:
-                # Read before the query runs: a save after this point replaces the token, so a
-                # result computed from older data is stored under a key nobody asks for again.
-                rt.cache.add(keys[index], secrets.randbits(62))
-                token = rt.cache.get(keys[index])
-                if token is NO_VALUE:
+            if type(token) is not str:
+                token = tokens[index] = _first_generation(rt, generations[index])
+                if token is None:
                     return None
-                tokens[index] = token
-        digest = self._query.digest
-        return f"q:{_objcache.prefix(rt, self._hybrid._meta)}{digest}:" + ".".join(map(str, tokens))
+        return result_prefix + ".".join(tokens)
 
     def explain(self) -> dict[str, Any]:
         """How the query was answered: ``use`` is ``"index"`` (indexes alone), ``"partial"``
@@ -118,15 +124,42 @@ class DataList(DataObjectList):
         }
 
 
-class _Compiled(NamedTuple):
-    group: Group
-    digest: str  # names the query in cache keys
-    hybrids: tuple[HybridMeta, ...]  # whose generation tokens the cached result depends on
-    dynamic: bool  # uses dynamics: never cached
+def _first_generation(rt: Runtime, key: str) -> str | None:
+    """The generation token at ``key``, created when there is none; None when the cache does
+    not keep it."""
+    # Read before the query runs: a save after this point replaces the token, so a result
+    # computed from older data is stored under a key nobody asks for again.
+    rt.cache.add(key, _objcache.new_generation())
+    token = rt.cache.get(key)
+    return token if type(token) is str else None
+
+
+class _Compiled:
+    """A validated query and what its cached results are keyed by."""
+
+    __slots__ = ("_keys", "digest", "dynamic", "group", "hybrids")
+
+    def __init__(self, hybrid: type[DataObject], group: Group) -> None:
+        self.group = group
+        self.digest = hashlib.blake2b(repr(group).encode(), digest_size=16).hexdigest()
+        # Whose generation tokens a cached result depends on; a query using dynamics is
+        # never cached.
+        self.hybrids = tuple(sorted(hybrids_of(hybrid, group), key=lambda meta: meta.path))
+        self.dynamic = uses_dynamics(group)
+        self._keys: tuple[Runtime, list[str], str] | None = None
+
+    def keys(self, rt: Runtime, hybrid: type[DataObject]) -> tuple[list[str], str]:
+        """The generation-token keys and the result-key prefix under ``rt`` (kept for the
+        runtime last used: they depend only on its namespace)."""
+        known = self._keys
+        if known is None or known[0] is not rt:
+            generations = [_objcache.query_generation_key(rt, meta) for meta in self.hybrids]
+            result_prefix = f"q:{_objcache.prefix(rt, hybrid._meta)}{self.digest}:"
+            known = self._keys = (rt, generations, result_prefix)
+        return known[1], known[2]
 
 
 _MEMO: dict[Any, _Compiled] = {}
-_SCALARS = frozenset({str, int, float, bool, type(None)})
 _MEMO_SIZE = 4096
 
 
@@ -136,7 +169,11 @@ def _compiled(
     """Compile (and validate) a query once per distinct query: a cached query's cost is then
     two cache reads, not the compilation."""
     try:
-        memo_key: Any = (hybrid, _freeze(query), _freeze(filters))
+        memo_key: Any = (
+            hybrid,
+            None if query is None else _freeze(query),
+            _freeze(filters) if filters else None,
+        )
         known = _MEMO.get(memo_key)
     except TypeError:  # an unhashable value somewhere: compile every time
         memo_key, known = None, None
@@ -146,12 +183,7 @@ def _compiled(
     if filters:
         extra = compile_filters(hybrid, filters)
         group = Group(WhereOperator.AND, group.items + extra.items) if group.items else extra
-    compiled = _Compiled(
-        group,
-        hashlib.blake2b(repr(group).encode(), digest_size=16).hexdigest(),
-        tuple(sorted(hybrids_of(hybrid, group), key=lambda meta: meta.path)),
-        uses_dynamics(group),
-    )
+    compiled = _Compiled(hybrid, group)
     if memo_key is not None:
         if len(_MEMO) >= _MEMO_SIZE:
             _MEMO.clear()
@@ -162,27 +194,37 @@ def _compiled(
 def _freeze(value: Any) -> Any:
     """A hashable stand-in for a query argument; types are kept so 1, 1.0 and True differ."""
     kind = type(value)
-    if kind in _SCALARS:
-        return (kind, value)
-    # Exact types first: the abstract-class checks below cost more than the freezing itself.
+    # Exact types first, commonest first: the abstract-class checks below cost more than the
+    # freezing itself, and this runs on every query, cached or not.
+    if kind in _BARE:
+        return value
+    if kind is tuple or kind is list:
+        return (kind, tuple([item if type(item) in _BARE else _freeze(item) for item in value]))
     if kind is dict:
+        if len(value) == 2 and "type" in value and "items" in value:  # the original's form
+            return (_QUERY, _freeze(value["type"]), _freeze(value["items"]))
         try:
             items = sorted(value.items(), key=_first)
         except TypeError:  # keys of mixed types
             items = sorted(value.items(), key=lambda item: repr(item[0]))
-        return ("map", tuple([(k, _freeze(v)) for k, v in items]))
-    if kind is list or kind is tuple:
-        return (kind.__name__, tuple([_freeze(item) for item in value]))
-    if isinstance(value, enum.Enum):
+        return (_MAP, tuple([(k, _freeze(v)) for k, v in items]))
+    if kind in _SCALARS:
         return (kind, value)
     if isinstance(value, Mapping):
-        return ("map", tuple(sorted((repr(k), _freeze(v)) for k, v in value.items())))
+        return (_MAP, tuple(sorted((repr(k), _freeze(v)) for k, v in value.items())))
     if isinstance(value, (list, tuple)):
-        return (type(value).__name__, tuple(_freeze(item) for item in value))
+        return (type(value), tuple([_freeze(item) for item in value]))
     if isinstance(value, (set, frozenset)):
-        return ("set", frozenset(_freeze(item) for item in value))
+        return (_SET, frozenset(_freeze(item) for item in value))
     hash(value)
-    return (type(value), value)
+    return (kind, value)
+
+
+#: Types whose values stand for themselves in a frozen query: nothing of another type equals
+#: them (the operators compare, and hash, by identity).
+_BARE = frozenset({str, Operator, WhereOperator})
+_SCALARS = frozenset({int, float, bool, type(None)})
+_QUERY, _MAP, _SET = object(), object(), object()  # tags of frozen containers
 
 
 def _first(item: tuple[Any, Any]) -> Any:

@@ -104,6 +104,11 @@ def query_generation_key(rt: Runtime, meta: HybridMeta) -> str:
     return "g:" + prefix(rt, meta)
 
 
+def new_generation() -> str:
+    """A fresh query-generation token (random, so that no two processes pick the same)."""
+    return secrets.token_hex(8)
+
+
 def dynamic_key(rt: Runtime, obj: DataObject, name: str) -> str:
     return f"d:{prefix(rt, obj._meta)}{obj.guid}:{name}"
 
@@ -292,7 +297,7 @@ def changed(
     held.update(("r:" + base, HOLD) for base in lists)
     if held:
         rt.cache.set_many(held, HOLD_SECONDS)
-    tokens = {query_generation_key(rt, meta): secrets.randbits(62) for meta in hybrids}
+    tokens = {query_generation_key(rt, meta): new_generation() for meta in hybrids}
     if tokens:
         rt.cache.set_many(tokens)
 
@@ -322,6 +327,6 @@ def invalidation_feed(rt: Runtime) -> Callable[[WatchEvent], None]:
             rt.cache.set_many({"r:" + key[:cut]: HOLD, "r:" + key: HOLD}, HOLD_SECONDS)
         elif not key[len(scope) :].startswith("."):
             rt.cache.set("o:" + key, HOLD, HOLD_SECONDS)
-            rt.cache.set("g:" + key[:cut], secrets.randbits(62))
+            rt.cache.set("g:" + key[:cut], new_generation())
 
     return on_change

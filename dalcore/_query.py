@@ -28,6 +28,10 @@ log = logging.getLogger("dalcore.query")
 
 
 class Operator(enum.Enum):
+    # Members are singletons compared by identity; hashing by identity too keeps Enum's
+    # Python-level __hash__ out of every query's memo lookup.
+    __hash__ = object.__hash__
+
     EQUALS = "EQUALS"
     NOT_EQUALS = "NOT_EQUALS"
     LT = "LT"
@@ -37,6 +41,8 @@ class Operator(enum.Enum):
 
 
 class WhereOperator(enum.Enum):
+    __hash__ = object.__hash__  # as Operator's
+
     AND = "AND"
     OR = "OR"
 

@@ -52,8 +52,16 @@ class LocalCache(VolatileCache):
         return item[0]
 
     def get(self, key: str) -> Any:
+        # _live inlined: this is the hottest call of every cached read.
         with self._lock:
-            return self._live(key, time.monotonic())
+            item = self._data.get(key)
+            if item is None:
+                return NO_VALUE
+            if item[1] <= time.monotonic():
+                del self._data[key]
+                return NO_VALUE
+            self._data.move_to_end(key)
+            return item[0]
 
     def get_many(self, keys: Sequence[str]) -> list[Any]:
         now = time.monotonic()

@@ -26,9 +26,11 @@ from dalcore import (
     DataList,
     DataObject,
     LockTimeoutError,
+    Operator,
     PersistentMutex,
     Property,
     VolatileMutex,
+    WhereOperator,
     transaction,
 )
 from dalcore.errors import QueryError, TransactionConflictError, UniqueConstraintError
@@ -426,6 +428,18 @@ class QueryBehaviour:
         assert set(after_save.guids) == expected | {added.guid}
         added.delete()
         assert set(Server.where(colour="red", cores__gt=1).guids) == expected
+
+    def test_a_reused_query_dict_is_read_again(self, fleet: dict[str, Any]) -> None:
+        # Compiled queries are remembered by value: a dict changed after one use is a new query.
+        query: dict[str, Any] = {
+            "type": WhereOperator.AND,
+            "items": [("colour", Operator.EQUALS, "red")],
+        }
+        red = set(DataList(Server, query).guids)
+        query["items"][0] = ("colour", Operator.EQUALS, "blue")
+        blue = set(DataList(Server, query).guids)
+        assert red and blue and not red & blue
+        assert blue == {s.guid for s in fleet["servers"] if s.colour == "blue"}
 
     def test_path_queries_see_changes_of_the_target(self, fleet: dict[str, Any]) -> None:
         before = set(Server.where(rack__name="r1").guids)
