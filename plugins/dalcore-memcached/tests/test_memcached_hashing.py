@@ -50,25 +50,29 @@ def cache(shared_servers: list[ServerProcess]) -> Iterator[MemcachedCache]:
 
 @pytest.fixture
 def round_trips(cache: MemcachedCache) -> collections.Counter[str]:
-    """Commands sent per server: every pymemcache command method is one request and its reply.
+    """Requests sent per server: every request goes out in one ``sendall`` (pymemcache's
+    commands and the plugin's own multi-key reads alike) and gets one reply.
 
-    The plugin's pools build their connections from this subclass of the real client, so the
-    count is of what really went over the wire to the real servers.
+    The plugin's pools build their connections from this subclass of the real client, whose
+    socket counts what really went over the wire to the real servers.
     """
     counts: collections.Counter[str] = collections.Counter()
 
+    class CountingSocket:
+        def __init__(self, sock: Any, server: str) -> None:
+            self._sock, self._server = sock, server
+
+        def sendall(self, data: bytes) -> None:
+            counts[self._server] += 1
+            self._sock.sendall(data)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._sock, name)
+
     class Counting(Client):  # type: ignore[misc]
-        def _fetch_cmd(self, *args: Any, **kwargs: Any) -> Any:
-            counts[f"{self.server[1]}"] += 1
-            return super()._fetch_cmd(*args, **kwargs)
-
-        def _store_cmd(self, *args: Any, **kwargs: Any) -> Any:
-            counts[f"{self.server[1]}"] += 1
-            return super()._store_cmd(*args, **kwargs)
-
-        def _misc_cmd(self, *args: Any, **kwargs: Any) -> Any:
-            counts[f"{self.server[1]}"] += 1
-            return super()._misc_cmd(*args, **kwargs)
+        def _connect(self) -> None:
+            super()._connect()
+            self.sock = CountingSocket(self.sock, f"{self.server[1]}")
 
     for node in cache.nodes:
         node.client.client_class = Counting

@@ -75,7 +75,7 @@ class JsonSerde:
     def serialize(self, key: bytes, value: bytes) -> tuple[bytes, int]:
         return value, JSON_FLAG
 
-    def deserialize(self, key: bytes, value: bytes, flags: int) -> Any:
+    def deserialize(self, key: bytes, value: bytes | bytearray, flags: int) -> Any:
         if flags == JSON_FLAG:
             try:
                 return orjson.loads(value)
@@ -85,7 +85,7 @@ class JsonSerde:
         self._undecodable(key, f"flags {flags:#x} are not this plugin's {JSON_FLAG:#x}", value)
         return NO_VALUE
 
-    def _undecodable(self, key: bytes, reason: str, value: bytes) -> None:
+    def _undecodable(self, key: bytes, reason: str, value: bytes | bytearray) -> None:
         now = time.monotonic()
         with self._lock:
             if now - self._last_warning < WARN_INTERVAL:
@@ -98,6 +98,6 @@ class JsonSerde:
             "memcached value under %r ignored (read as a miss): %s; first bytes %r%s",
             key.decode("ascii", "replace"),
             reason,
-            value[:32],
+            bytes(value[:32]),
             more,
         )

@@ -17,9 +17,10 @@ import math
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable
-from typing import Final, NamedTuple, TypeVar
+from functools import partial
+from typing import Any, Final, NamedTuple, TypeVar
 
-from pymemcache.client.base import PooledClient
+from pymemcache.client.base import Client, PooledClient
 from pymemcache.exceptions import (
     MemcacheClientError,
     MemcacheServerError,
@@ -27,6 +28,7 @@ from pymemcache.exceptions import (
 )
 
 from dalcore_memcached._codec import WARN_INTERVAL, JsonSerde
+from dalcore_memcached._reply import get_command, read_values
 
 log = logging.getLogger("dalcore.memcached")
 
@@ -68,6 +70,7 @@ class Node:
     def __init__(self, host: str, port: int, options: Options, serde: JsonSerde) -> None:
         self.name = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
         self.options = options
+        self._serde = serde
         self.client = PooledClient(
             (host, port),
             serde=serde,
@@ -109,20 +112,62 @@ class Node:
             raise Unavailable(self.name)
         try:
             return func()
-        except RuntimeError as exc:
+        except Exception as exc:
+            self._failed(what, exc, dirty, strict)
+            raise Unavailable(self.name) from exc
+
+    def _failed(
+        self, what: str, exc: Exception, dirty: Collection[bytes] = (), strict: bool = False
+    ) -> None:
+        if isinstance(exc, RuntimeError):
             # pymemcache's pool refusing to grow past max_pool_size: nothing reached the server.
             if strict:
                 self._went_down(what, exc, dirty)
             else:
                 self._warn(f"{what}: connection pool full ({exc})")
-            raise Unavailable(self.name) from exc
-        except Exception as exc:
+        elif answered(exc) and not strict:
             # A refused set is harmless: memcached unlinks the old item when a set fails.
-            if answered(exc) and not strict:
-                self._warn(f"{what}: the server refused it: {exc}")
-            else:
-                self._went_down(what, exc, dirty)
+            self._warn(f"{what}: the server refused it: {exc}")
+        else:
+            self._went_down(what, exc, dirty)
+
+    # -- reads, in two halves ------------------------------------------------------------------
+
+    def send_get(self, keys: list[bytes]) -> Client:
+        """Send ``get`` for ``keys`` on a connection of the pool and return that connection,
+        for :meth:`read_get`; :class:`Unavailable` if it cannot.
+
+        Split in two so that a multi-key read sends to every server before it waits for any:
+        the servers then work at the same time.
+        """
+        return self.call("get", partial(self._send, get_command(keys)))
+
+    def _send(self, command: bytes) -> Client:
+        pool = self.client.client_pool
+        conn = pool.get()
+        try:
+            if conn.sock is None:
+                conn._connect()
+            conn.sock.sendall(command)
+        except BaseException:
+            pool.destroy(conn)  # closes it
+            raise
+        return conn
+
+    def read_get(self, conn: Client) -> dict[bytes, Any]:
+        """The values of the ``get`` sent on ``conn``; gives ``conn`` back to the pool (or
+        closes it, when the reply went wrong)."""
+        pool = self.client.client_pool
+        try:
+            values = read_values(conn.sock, self._serde.deserialize)
+        except BaseException as exc:
+            pool.destroy(conn)  # unread data may be left on it
+            if not isinstance(exc, Exception):
+                raise
+            self._failed("get", exc)
             raise Unavailable(self.name) from exc
+        pool.release(conn)
+        return values
 
     def defer(self, keys: Iterable[bytes]) -> bool:
         """Remember ``keys`` for the recovery if the server is down; False when it is up."""

@@ -83,7 +83,7 @@ class MemcachedCache(VolatileCache):
     def get(self, key: str) -> Any:
         raw, node = self._route(key)
         try:
-            return node.call("get", lambda: node.client.get(raw, NO_VALUE))
+            return node.read_get(node.send_get([raw])).get(raw, NO_VALUE)
         except Unavailable:
             return NO_VALUE
 
@@ -92,10 +92,15 @@ class MemcachedCache(VolatileCache):
         batches: dict[Node, dict[bytes, None]] = defaultdict(dict)
         for raw, node in routes:
             batches[node][raw] = None
-        found: dict[bytes, Any] = {}
+        # Every server gets its request before any reply is read, so they answer in parallel.
+        sent = []
         for node, raws in batches.items():
             with contextlib.suppress(Unavailable):
-                found.update(node.call("get_many", partial(node.client.get_many, list(raws))))
+                sent.append((node, node.send_get(list(raws))))
+        found: dict[bytes, Any] = {}
+        for node, conn in sent:
+            with contextlib.suppress(Unavailable):
+                found.update(node.read_get(conn))
         return [found.get(raw, NO_VALUE) for raw, _ in routes]
 
     # -- writes --------------------------------------------------------------------------------
