@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -78,7 +79,7 @@ def lists(env: Environment) -> Iterator[Result]:
                 targets = [
                     ratio_at_most(1.3, "raw get_many + decode"),
                     Target(
-                        "one round trip per memcached server",
+                        "objects in one round trip per memcached server",
                         lambda r: max(r.extra["memcached round trips per server"].values()) <= 1,
                     ),
                 ]
@@ -87,7 +88,10 @@ def lists(env: Environment) -> Iterator[Result]:
                 f"reverse list of {size}, loaded (memory store, memcached)",
                 measured,
                 targets,
-                note="dalcore also scans the reverse index in the store; the baseline does not",
+                note=(
+                    "dalcore first reads the list's guids (one cache read, counted apart); "
+                    "the baseline is handed them"
+                ),
                 **trips,
             )
 
@@ -159,41 +163,38 @@ def _raw_get_many(
 
 
 def _round_trips(rt: Runtime, parent: BenchGroup, memcached: bool) -> dict[str, Any]:
-    """One untimed load with the store's and the cache servers' calls counted."""
-    counts: Counter[str] = Counter()
+    """One untimed load, of a freshly loaded parent, with store and cache calls counted: the
+    guid list's reads apart from the objects' (on memcached, per server)."""
     parent = BenchGroup(parent.guid)
-    with counting(rt.store, ["get", "get_many", "scan_page", "commit"], counts, "store."):
-        if memcached:
-            nodes = rt.cache.nodes  # type: ignore[attr-defined]
-            with _counting_nodes(nodes, counts):
-                loaded = list(parent.items)
-        else:
-            with counting(rt.cache, ["get", "get_many"], counts, "cache."):
-                loaded = list(parent.items)
+    for_guids: Counter[str] = Counter()
+    with _counted(rt, memcached, for_guids):
+        items = parent.items
+    for_objects: Counter[str] = Counter()
+    with _counted(rt, memcached, for_objects):
+        loaded = list(items)
+    both = for_guids + for_objects
     found: dict[str, Any] = {"objects loaded": len(loaded)}
-    found["store round trips"] = sum(v for k, v in counts.items() if k.startswith("store."))
+    found["store round trips"] = sum(v for k, v in both.items() if k.startswith("store."))
     if memcached:
+        found["memcached round trips for the guid list"] = sum(for_guids.values())
         found["memcached round trips per server"] = {
-            node.name: counts[f"node {node.name}"]
+            node.name: for_objects[f"node {node.name}"]
             for node in rt.cache.nodes  # type: ignore[attr-defined]
         }
     else:
-        found["cache calls"] = sum(v for k, v in counts.items() if k.startswith("cache."))
+        found["cache calls"] = sum(v for k, v in both.items() if k.startswith("cache."))
     return found
 
 
-class _counting_nodes:
-    def __init__(self, nodes: list[Any], counts: Counter[str]) -> None:
-        self.nodes = nodes
-        self.counts = counts
-        self.stack: list[Any] = []
-
-    def __enter__(self) -> None:
-        for node in self.nodes:
-            manager = counting(node, ["call"], self.counts, f"node {node.name}")
-            manager.__enter__()
-            self.stack.append(manager)
-
-    def __exit__(self, *exc: object) -> None:
-        for manager in reversed(self.stack):
-            manager.__exit__(None, None, None)
+@contextlib.contextmanager
+def _counted(rt: Runtime, memcached: bool, counts: Counter[str]) -> Iterator[None]:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(
+            counting(rt.store, ["get", "get_many", "scan_page", "commit"], counts, "store.")
+        )
+        if memcached:
+            for node in rt.cache.nodes:  # type: ignore[attr-defined]
+                stack.enter_context(counting(node, ["call"], counts, f"node {node.name}"))
+        else:
+            stack.enter_context(counting(rt.cache, ["get", "get_many"], counts, "cache."))
+        yield
