@@ -24,7 +24,7 @@ from pymemcache.exceptions import (
 )
 
 #: Bytes asked of the socket per recv: a whole reply of a few hundred small objects.
-RECV_SIZE: Final = 256 * 1024
+RECV_SIZE: Final = 64 * 1024
 
 Decode = Callable[[bytes, bytearray, int], Any]
 
