@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 import uuid
 from collections.abc import Iterable
@@ -438,7 +437,7 @@ class DataObject:
         # that ``dirty`` and merges compare with, so it must not change when the object is
         # mutated in place (``obj.tags.append(x)``).
         for name in meta.mutable:
-            doc[name] = copy.deepcopy(doc[name])
+            doc[name] = _objcache.json_copy(doc[name])
         return SavePlan(operations, checks, key, lists, doc)
 
     def _after_conflict(self, rt: Runtime, key: str, datastore_wins: bool | None) -> None:
@@ -473,7 +472,7 @@ class DataObject:
             if theirs in (was, local):
                 continue
             if local == was or datastore_wins:
-                state[name] = copy.deepcopy(theirs)
+                state[name] = _objcache.json_copy(theirs)
                 if name.endswith("_guid"):
                     state["_related"].pop(name[:-5], None)
             elif datastore_wins is None:
