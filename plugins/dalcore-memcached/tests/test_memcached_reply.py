@@ -15,7 +15,6 @@ from dalcore_memcached._codec import JSON_FLAG
 from dalcore_memcached._reply import RECV_SIZE, read_values
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from memcached_helpers import flush, raw_client, url_of
 from pymemcache.exceptions import (
     MemcacheServerError,
     MemcacheUnexpectedCloseError,
@@ -24,18 +23,12 @@ from pymemcache.exceptions import (
 
 import dalcore
 from dalcore.api import NO_VALUE
-from dalcore.testing import ServerProcess
 
 
 @pytest.fixture
-def server(shared_servers: list[ServerProcess]) -> ServerProcess:
-    flush(shared_servers[:1])
-    return shared_servers[0]
-
-
-@pytest.fixture
-def cache(server: ServerProcess) -> Iterator[MemcachedCache]:
-    cache = dalcore.open_volatile(url_of([server], "max_value_size=4000000"))
+def cache(fresh_cache_url: str) -> Iterator[MemcachedCache]:
+    """The three shared servers (a multi-key read spans them), values up to 4 MB."""
+    cache = dalcore.open_volatile(fresh_cache_url + "&max_value_size=4000000")
     assert isinstance(cache, MemcachedCache)
     yield cache
     cache.close()
@@ -66,20 +59,17 @@ def test_connections_are_reused_after_good_replies(cache: MemcachedCache) -> Non
     for _ in range(20):
         assert cache.get("k") == 1
         assert cache.get_many(["k", "absent"]) == [1, NO_VALUE]
-    pool = cache.nodes[0].client.client_pool
-    assert len(pool.used) == 0 and len(pool.free) == 1
+    _, node = cache._route("k")
+    assert all(len(each.client.client_pool.used) == 0 for each in cache.nodes)
+    assert len(node.client.client_pool.free) == 1
 
 
 def test_a_foreign_value_in_a_batch_is_a_miss_and_the_rest_are_read(
-    cache: MemcachedCache, server: ServerProcess
+    cache: MemcachedCache,
 ) -> None:
     cache.set_many({"a": 1, "c": 3})
-    raw_key, _ = cache._route("b")
-    client = raw_client(server)
-    try:
-        client.set(raw_key, b"\x80\x04pickled", flags=1)
-    finally:
-        client.close()
+    raw_key, node = cache._route("b")
+    node.client.set(raw_key, b"\x80\x04pickled", flags=1, noreply=False)  # pickle's flags
     assert cache.get_many(["a", "b", "c"]) == [1, NO_VALUE, 3]
 
 
