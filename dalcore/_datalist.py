@@ -51,12 +51,7 @@ class DataList(DataObjectList):
         query: Mapping[str, Any] | None = None,
         **filters: Any,
     ) -> None:
-        # DataObjectList's fields set here directly: a cached query costs little more than
-        # this constructor, so it skips the generic one.
-        self._hybrid = hybrid
-        self._guids: list[str] = []
-        self._kinds = None
-        self._objects = None
+        super().__init__(hybrid, ())
         self._query = _compiled(hybrid, query, filters)
         self._resolved = False
         self._plan: Plan | None = None
@@ -65,11 +60,6 @@ class DataList(DataObjectList):
     @property
     def _group(self) -> Group:
         return self._query.group
-
-    def __len__(self) -> int:
-        if self._objects is not None:
-            return len(self._objects)
-        return len(self._guid_list())
 
     def _guid_list(self) -> list[str]:
         if self._resolved:
@@ -93,7 +83,7 @@ class DataList(DataObjectList):
     def _cache_key(self, rt: Runtime) -> str | None:
         """``q:<hybrid>:<query digest>:<generation tokens>``; None when the cache cannot keep
         the tokens (then results are not cached at all)."""
-        generations, result_prefix = self._query.keys(rt, self._hybrid)
+        generations, result_prefix = self._query.keys(rt)
         cache = rt.cache
         if len(generations) == 1:  # the usual case: one get, no list
             token = cache.get(generations[0])
@@ -137,9 +127,10 @@ def _first_generation(rt: Runtime, key: str) -> str | None:
 class _Compiled:
     """A validated query and what its cached results are keyed by."""
 
-    __slots__ = ("_keys", "digest", "dynamic", "group", "hybrids")
+    __slots__ = ("_keys", "digest", "dynamic", "group", "hybrid", "hybrids")
 
     def __init__(self, hybrid: type[DataObject], group: Group) -> None:
+        self.hybrid = hybrid
         self.group = group
         self.digest = hashlib.blake2b(repr(group).encode(), digest_size=16).hexdigest()
         # Whose generation tokens a cached result depends on; a query using dynamics is
@@ -148,13 +139,13 @@ class _Compiled:
         self.dynamic = uses_dynamics(group)
         self._keys: tuple[Runtime, list[str], str] | None = None
 
-    def keys(self, rt: Runtime, hybrid: type[DataObject]) -> tuple[list[str], str]:
+    def keys(self, rt: Runtime) -> tuple[list[str], str]:
         """The generation-token keys and the result-key prefix under ``rt`` (kept for the
         runtime last used: they depend only on its namespace)."""
         known = self._keys
         if known is None or known[0] is not rt:
             generations = [_objcache.query_generation_key(rt, meta) for meta in self.hybrids]
-            result_prefix = f"q:{_objcache.prefix(rt, hybrid._meta)}{self.digest}:"
+            result_prefix = f"q:{_objcache.prefix(rt, self.hybrid._meta)}{self.digest}:"
             known = self._keys = (rt, generations, result_prefix)
         return known[1], known[2]
 
