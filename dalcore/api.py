@@ -190,6 +190,19 @@ class WatchHandle(abc.ABC):
     @abc.abstractmethod
     def cancel(self) -> None: ...
 
+    def sync(self, timeout: float) -> None:
+        """Return once every change committed, by any client, before this call began has been
+        handed to the callback (or was not under the watched prefix).
+
+        This is the read barrier that keeps a per-process cache correct across processes: dalcore
+        calls it before serving a cached object, list or query result, so its cost is paid on
+        every cached read (SQLite: one ``PRAGMA data_version``; etcd: one round trip). Raise
+        :class:`StoreUnavailableError` when it cannot be confirmed within ``timeout`` seconds.
+        A store whose watch cannot do this leaves it unimplemented; dalcore then refuses a
+        per-process cache in front of it (a shared cache still works).
+        """
+        raise UnsupportedError(f"{type(self).__name__} cannot sync")
+
 
 class StoreLock(abc.ABC):
     """A mutex held in the persistent store, released by itself when its holder dies.
@@ -360,6 +373,8 @@ class PersistentStore(abc.ABC):
 
 # -- the volatile cache -------------------------------------------------------------------
 
+_CANNOT_COMPARE: Final = object()
+
 
 class VolatileCache(abc.ABC):
     """Keys to JSON-compatible values with a time to live; may forget anything at any time.
@@ -413,6 +428,28 @@ class VolatileCache(abc.ABC):
     def get(self, key: str) -> Any:
         """The value under ``key`` or :data:`NO_VALUE`."""
         return self.get_many([key])[0]
+
+    def gets(self, key: str) -> tuple[Any, Any]:
+        """The value under ``key`` (or :data:`NO_VALUE`) and a token for :meth:`cas`.
+
+        The token is None when the key is absent; otherwise it is opaque to callers.
+        """
+        value = self.get(key)
+        return value, (None if value is NO_VALUE else _CANNOT_COMPARE)
+
+    def cas(self, key: str, value: Any, token: Any, ttl: float | None = None) -> bool:
+        """Store ``value`` only if ``key`` still holds what :meth:`gets` saw when it gave
+        ``token`` (token None: only if ``key`` is still absent, as :meth:`add`). Atomic across
+        all clients; True when this call stored it.
+
+        The engine replaces a hold marker with a freshly read object this way, so a save that
+        holds the key again in between always wins. The default cannot compare and never
+        replaces an existing entry: correct, but every read until the hold expires goes to the
+        store. Backends override both methods (memcached ``gets``/``cas``, a version counter).
+        """
+        if token is None:
+            return self.add(key, value, ttl)
+        return False
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         """Store ``value`` under ``key``."""

@@ -63,6 +63,22 @@ class LocalCache(VolatileCache):
             self._data.move_to_end(key)
             return item[0]
 
+    def gets(self, key: str) -> tuple[Any, Any]:
+        # The token is the stored (value, expiry) tuple itself: every write makes a new one.
+        with self._lock:
+            value = self._live(key, time.monotonic())
+            return value, (None if value is NO_VALUE else self._data[key])
+
+    def cas(self, key: str, value: Any, token: Any, ttl: float | None = None) -> bool:
+        with self._lock:
+            if token is None:
+                if self._live(key, time.monotonic()) is not NO_VALUE:
+                    return False
+            elif self._data.get(key) is not token:
+                return False
+            self._store(key, value, ttl)
+            return True
+
     def get_many(self, keys: Sequence[str]) -> list[Any]:
         now = time.monotonic()
         with self._lock:

@@ -758,6 +758,56 @@ class VolatileCacheConformance:
         assert cache.add("k", {"third": 3}) is True
         assert cache.get("k") == {"third": 3}
 
+    def test_gets_then_cas(self, cache: VolatileCache) -> None:
+        assert cache.gets("k") == (NO_VALUE, None)
+        assert cache.cas("k", "first", None) is True  # token None: only while absent
+        assert cache.cas("k", "again", None) is False
+        value, token = cache.gets("k")
+        assert value == "first" and token is not None
+        assert cache.cas("k", ["second"], token) is True
+        assert cache.get("k") == ["second"]
+
+    def test_cas_loses_to_any_write_in_between(self, cache: VolatileCache) -> None:
+        # A cache may refuse every cas on an existing key (the default): then nothing below
+        # is stored, which is also correct. What must never happen is an overwrite.
+        for write in (
+            lambda: cache.set("k", "other"),
+            lambda: cache.set_many({"k": "other"}),
+            lambda: cache.delete("k"),
+        ):
+            cache.set("k", "seen")
+            _, token = cache.gets("k")
+            write()
+            before = cache.get("k")
+            assert cache.cas("k", "late", token) is False
+            assert cache.get("k") == before
+        cache.set("k", "seen")
+        _, token = cache.gets("k")
+        cache.delete("k")
+        assert cache.add("k", "re-added") is True
+        assert cache.cas("k", "late", token) is False
+        assert cache.get("k") == "re-added"
+
+    def test_cas_race_between_threads(self, cache: VolatileCache) -> None:
+        threads = 8
+        cache.set("k", "start")
+        tokens = [cache.gets("k")[1] for _ in range(threads)]
+        barrier = threading.Barrier(threads)
+        wins: list[int] = []
+
+        def work(me: int) -> None:
+            barrier.wait(30)
+            if cache.cas("k", me, tokens[me]):
+                wins.append(me)
+
+        workers = [threading.Thread(target=work, args=(me,)) for me in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        assert len(wins) <= 1, f"{len(wins)} threads replaced the same entry: {wins}"
+        assert cache.get("k") == (wins[0] if wins else "start")
+
     def test_incr(self, cache: VolatileCache) -> None:
         assert cache.incr("n") == 1
         assert cache.incr("n") == 2
