@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dalcore import _objcache
+from dalcore._objcache import Cached
 from dalcore._lists import DataObjectList
 from dalcore._mutex import VolatileMutex
 from dalcore._runtime import runtime
@@ -161,14 +162,22 @@ class DynamicAttribute:
             key = _objcache.dynamic_key(rt, obj, dynamic.name)
             keys[dynamic.name] = (rt, key)
         cached = rt.cache.get(key)
-        if type(cached) is list:
+        if type(cached) is Cached:
             return cached[0]
+        checked = _objcache.cached_dynamic(key, cached, self.check)
+        if checked is not None:
+            return checked[0]
         if dynamic.locked:
             return self._locked(obj, rt, key)
         started = time.monotonic()
         value = self.compute(obj)
         _objcache.fill_dynamic(rt, key, value, dynamic.timeout, started)
         return value
+
+    def _cached(self, key: str, value: Any) -> tuple[Any] | None:
+        if type(value) is Cached:
+            return (value[0],)
+        return _objcache.cached_dynamic(key, value, self.check)
 
     def compute(self, obj: DataObject) -> Any:
         """Run the loader once, with its failure turned into a DynamicError for this dynamic."""
@@ -195,9 +204,10 @@ class DynamicAttribute:
         while True:
             if mutex.try_acquire():
                 try:
-                    cached = rt.cache.get(key)  # the previous holder may have just filled it
-                    if type(cached) is list:
-                        return cached[0]
+                    # The previous holder may have just filled it.
+                    checked = self._cached(key, rt.cache.get(key))
+                    if checked is not None:
+                        return checked[0]
                     started = time.monotonic()
                     value = self.compute(obj)
                     _objcache.fill_dynamic(rt, key, value, dynamic.timeout, started)
@@ -212,9 +222,9 @@ class DynamicAttribute:
                     return self.compute(obj)
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
-            cached = rt.cache.get(key)
-            if type(cached) is list:
-                return cached[0]
+            checked = self._cached(key, rt.cache.get(key))
+            if checked is not None:
+                return checked[0]
             if time.monotonic() > deadline:
                 raise DynamicError(
                     type(obj).__name__,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
@@ -46,8 +48,19 @@ from dalcore.errors import (
 
 _UNSET = object()
 
-#: How often a save re-merges and retries after losing to a concurrent writer.
-SAVE_ATTEMPTS = 5
+#: First and longest pause between two attempts of a save or delete that lost a race.
+BACKOFF_FIRST = 0.002
+BACKOFF_LONGEST = 0.1
+
+
+def backoff(attempt: int) -> None:
+    """Pause before attempt ``attempt + 1``: random up to a bound that doubles per attempt.
+
+    Writers that collided and retried at once would collide again; spreading them at random
+    ("full jitter") lets one through per pause, which is what keeps 8 writers on one object
+    from running out of attempts.
+    """
+    time.sleep(random.uniform(0.0, min(BACKOFF_LONGEST, BACKOFF_FIRST * 2**attempt)))
 
 _registry_lock = threading.RLock()
 _by_name: dict[str, type[DataObject]] = {}  # class name -> hybrid (for lazy relation targets)
@@ -338,7 +351,9 @@ class DataObject:
             if self.dirty:
                 tx.add_save(self, self._save_plan(rt))
             return
-        for _ in range(SAVE_ATTEMPTS):
+        for attempt in range(rt.save_attempts):
+            if attempt:
+                backoff(attempt - 1)
             if not self.dirty:
                 return
             plan = self._save_plan(rt)
@@ -361,7 +376,7 @@ class DataObject:
             if rt.after_save is not None:
                 rt.after_save(obj=self)
             return
-        raise RaceConditionError(meta.name, self.guid, SAVE_ATTEMPTS)
+        raise RaceConditionError(meta.name, self.guid, rt.save_attempts)
 
     def _check_mandatory(self) -> None:
         meta = self._meta
@@ -539,7 +554,9 @@ class DataObject:
             plan.remove(type(self), self.guid, abandon_set, cascade_set)
             tx.add_delete(self, plan)
             return
-        for _ in range(SAVE_ATTEMPTS):
+        for attempt in range(rt.save_attempts):
+            if attempt:
+                backoff(attempt - 1)
             plan = _DeletePlan(rt)
             plan.remove(type(self), self.guid, abandon_set, cascade_set)
             try:
@@ -552,7 +569,7 @@ class DataObject:
             if rt.after_delete is not None:
                 rt.after_delete(obj=self)
             return
-        raise RaceConditionError(meta.name, self.guid, SAVE_ATTEMPTS)
+        raise RaceConditionError(meta.name, self.guid, rt.save_attempts)
 
     # -- other operations -----------------------------------------------------------------
 

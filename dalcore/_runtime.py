@@ -18,7 +18,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from dalcore._plugins import open_persistent, open_volatile, plugin_manager
-from dalcore.api import Check, Operation, PersistentStore, VolatileCache, WatchEvent
+from dalcore.api import (
+    Check,
+    Operation,
+    PersistentStore,
+    VolatileCache,
+    WatchEvent,
+    WatchHandle,
+)
 from dalcore.errors import ConfigurationError
 
 if sys.version_info >= (3, 11):
@@ -80,7 +87,12 @@ def _read_config(path: str) -> dict[str, Any]:
 
 
 class Runtime:
-    """The stores in use and the namespace all keys live under."""
+    """The stores in use and the namespace all keys live under.
+
+    ``sync`` is the read barrier (None when the cache needs none): with a per-process cache
+    in front of a store other processes write to, every cached read calls it first, so that a
+    load never returns an older version than a save that returned before the load began.
+    """
 
     def __init__(
         self,
@@ -88,13 +100,26 @@ class Runtime:
         cache: VolatileCache,
         namespace: str,
         object_ttl: float,
+        *,
+        hold_seconds: float = 3.0,
+        sync_timeout: float = 10.0,
+        save_attempts: int = 10,
     ) -> None:
         if "/" in namespace.strip("/"):
             raise ConfigurationError(f"namespace must be one path segment: {namespace!r}")
+        if save_attempts < 1:
+            raise ConfigurationError(f"save_attempts must be at least 1: {save_attempts!r}")
         self.store = store
         self.cache = cache
         self.namespace = namespace.strip("/")
         self.object_ttl = object_ttl
+        #: How long a hold outlives the save that set it when no reader replaces it.
+        self.hold_seconds = hold_seconds
+        #: How often a save merges and retries after losing to a concurrent writer.
+        self.save_attempts = save_attempts
+        #: The per-process part of the cache, which only the store's watch can invalidate.
+        self.local_cache: VolatileCache = getattr(cache, "local", cache)
+        self.sync: Callable[[], None] | None = None
         self._watch = None
         self.own_revisions: set[int] = set()
         self.feed_lock = threading.Lock()
@@ -115,7 +140,30 @@ class Runtime:
                         return
                 self.apply_change(event)
 
-            self._watch = store.watch(scope, on_change)
+            self._watch = watch = store.watch(scope, on_change)
+            if type(watch).sync is WatchHandle.sync:
+                watch.cancel()
+                raise ConfigurationError(
+                    f"a per-process cache ({cache.endpoint}) in front of {store.endpoint} needs "
+                    "a watch that can sync, which this store's watch cannot: configure a shared "
+                    "cache (memcached://...) or none://"
+                )
+            barrier = watch.sync
+
+            def sync() -> None:
+                # Not installed for a synchronous watch (see below): this runs on every read.
+                barrier(sync_timeout)
+                if self.deferred:
+                    # Set aside while one of this process's commits was under way: perhaps
+                    # its own echo, perhaps another process's commit. Applying an own echo
+                    # early only repeats what that commit's save does anyway.
+                    with self.feed_lock:
+                        replay, self.deferred = self.deferred, []
+                    for event in replay:
+                        self.apply_change(event)
+
+            if not watch.synchronous:
+                self.sync = sync
         hook = plugin_manager().hook
         # Hooks with no implementation are skipped on the hot path.
         self.before_save = (

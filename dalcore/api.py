@@ -187,6 +187,10 @@ class WatchEvent(NamedTuple):
 class WatchHandle(abc.ABC):
     """Returned by :meth:`PersistentStore.watch`; stops the notifications when cancelled."""
 
+    #: True when every event reaches the callback before the commit that caused it returns
+    #: (a store living in one process): :meth:`sync` then has nothing to wait for.
+    synchronous: ClassVar[bool] = False
+
     @abc.abstractmethod
     def cancel(self) -> None: ...
 

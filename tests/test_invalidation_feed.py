@@ -45,7 +45,7 @@ def test_a_save_elsewhere_drops_the_cached_object(
     time.sleep(3.1)  # let the save's own hold expire, so the next load fills the cache
     assert Rack(rack.guid).name == "r1"
     key = f"o:feed/rack/{rack.guid}"
-    assert type(first.cache.get(key)) is list  # cached in the first "process"
+    assert isinstance(first.cache.get(key), list)  # cached in the first "process"
 
     use(second)
     other = Rack(rack.guid)
