@@ -8,9 +8,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dalcore import _objcache
-from dalcore._objcache import Cached
 from dalcore._lists import DataObjectList
 from dalcore._mutex import VolatileMutex
+from dalcore._objcache import Cached
 from dalcore._runtime import runtime
 from dalcore._structures import Dynamic, Relation, make_check
 from dalcore.errors import DalcoreError, DefinitionError, DynamicError

@@ -7,9 +7,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dalcore import _objcache
-from dalcore._objcache import Cached
-from dalcore.api import NO_VALUE
 from dalcore._lists import DataObjectList
+from dalcore._objcache import Cached
 from dalcore._query import (
     Group,
     Operator,
@@ -22,6 +21,7 @@ from dalcore._query import (
     uses_dynamics,
 )
 from dalcore._runtime import Runtime, runtime
+from dalcore.api import NO_VALUE
 
 if TYPE_CHECKING:
     from dalcore._dataobject import DataObject
@@ -127,7 +127,7 @@ def _query_entry(key: str, value: Any) -> bool:
     if (
         type(value) is list
         and len(value) == 4
-        and all(type(part) is list and all(type(item) is str for item in part) for part in value[:3])
+        and all(type(part) is list and all(type(i) is str for i in part) for part in value[:3])
         and type(value[3]) is bool
     ):
         return True

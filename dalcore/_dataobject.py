@@ -62,6 +62,7 @@ def backoff(attempt: int) -> None:
     """
     time.sleep(random.uniform(0.0, min(BACKOFF_LONGEST, BACKOFF_FIRST * 2**attempt)))
 
+
 _registry_lock = threading.RLock()
 _by_name: dict[str, type[DataObject]] = {}  # class name -> hybrid (for lazy relation targets)
 _replacements: dict[type[DataObject], type[DataObject]] = {}

@@ -234,15 +234,19 @@ def cached_object(
         return None
     if type(value) is list and len(value) == 3:
         revision, data, stale = value
-        if type(revision) is int and type(stale) is bool and type(data) is dict:
-            if data.get("guid") == guid:
-                try:
-                    doc, missing = _document(meta, key, guid, data)
-                except CorruptDataError as exc:
-                    unusable("object", key, value, str(exc))
-                    return None
-                if not missing and len(data) == len(doc):
-                    return revision, doc, stale
+        if (
+            type(revision) is int
+            and type(stale) is bool
+            and type(data) is dict
+            and data.get("guid") == guid
+        ):
+            try:
+                doc, missing = _document(meta, key, guid, data)
+            except CorruptDataError as exc:
+                unusable("object", key, value, str(exc))
+                return None
+            if not missing and len(data) == len(doc):
+                return revision, doc, stale
     unusable("object", key, value, "expected [revision, document, stale] of this hybrid")
     return None
 

@@ -205,7 +205,7 @@ class WatchHandle(abc.ABC):
         A store whose watch cannot do this leaves it unimplemented; dalcore then refuses a
         per-process cache in front of it (a shared cache still works).
         """
-        raise UnsupportedError(f"{type(self).__name__} cannot sync")
+        raise UnsupportedError(type(self).__name__, "sync")
 
 
 class StoreLock(abc.ABC):

@@ -7,6 +7,7 @@ a generator that blocks until the stream is done.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -199,10 +200,9 @@ class PrefixWatch(WatchHandle):
 
     def cancel(self) -> None:
         if self._sentinel_written and not self._cancelled.is_set():
-            try:  # the sentinel, if sync() wrote one; cancel() must not fail for this
+            # The sentinel sync() wrote; cancel() must not fail for it.
+            with contextlib.suppress(DalcoreError):
                 self._conn.unary(_DELETE_RANGE, etcdrpc.DeleteRangeRequest(key=self._sentinel))
-            except DalcoreError:
-                pass
         self._cancelled.set()
         call, done = self._call, self._done
         if call is not None:
