@@ -47,6 +47,8 @@ class Settings:
     #: Seconds a whole object stays in the volatile cache (invalidation keeps it correct;
     #: the TTL only bounds memory and the reach of a cache that lost an invalidation).
     object_ttl: float = 600.0
+    #: How often a save merges and retries after losing to a concurrent writer.
+    save_attempts: int = 10
 
 
 def load_settings(config_file: str | None = None) -> Settings:
@@ -220,8 +222,13 @@ def configure(
     hybrids: Sequence[str] | None = None,
     config_file: str | None = None,
     object_ttl: float | None = None,
+    save_attempts: int | None = None,
 ) -> Runtime:
     """Choose the stores (URLs or ready instances); anything not given comes from the settings.
+
+    ``volatile`` may name two caches, a per-process one in front of a shared one
+    (``"memory:// memcached://h:11211"`` or a list of two URLs); ``none://`` caches nothing.
+    ``save_attempts`` bounds how often a save merges and retries after losing a race.
 
     Replaces (and closes) a previous configuration. ``hybrids`` names packages whose modules
     are imported so that their hybrids exist (one hybrid per module, as the original DAL did).
@@ -230,11 +237,13 @@ def configure(
     settings = load_settings(config_file)
     store = persistent if persistent is not None else settings.persistent
     cache = volatile if volatile is not None else settings.volatile
+    ttl = object_ttl if object_ttl is not None else settings.object_ttl
     runtime = Runtime(
         store if isinstance(store, PersistentStore) else open_persistent(store),
-        cache if isinstance(cache, VolatileCache) else open_volatile(cache),
+        cache if isinstance(cache, VolatileCache) else open_cache(cache, ttl),
         namespace if namespace is not None else settings.namespace,
-        object_ttl if object_ttl is not None else settings.object_ttl,
+        ttl,
+        save_attempts=save_attempts if save_attempts is not None else settings.save_attempts,
     )
     for package in hybrids if hybrids is not None else settings.hybrids:
         import_hybrids(package)
@@ -244,6 +253,26 @@ def configure(
     if previous is not None:
         previous.close()
     return runtime
+
+
+def open_cache(spec: str | Sequence[str], local_ttl: float = 600.0) -> VolatileCache:
+    """The cache one URL names, or two in front of each other (whitespace or a list)."""
+    urls = spec.split() if isinstance(spec, str) else list(spec)
+    if len(urls) == 1:
+        return open_volatile(urls[0])
+    if len(urls) != 2:
+        raise ConfigurationError(
+            f"volatile: expected one cache URL, or a per-process and a shared one; got {spec!r}"
+        )
+    from dalcore._backends.tiered import TieredCache
+
+    local, shared = open_volatile(urls[0]), open_volatile(urls[1])
+    try:
+        return TieredCache(local, shared, local_ttl)
+    except ValueError as exc:
+        local.close()
+        shared.close()
+        raise ConfigurationError(f"volatile {spec!r}: {exc}") from None
 
 
 def runtime() -> Runtime:
