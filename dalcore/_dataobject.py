@@ -382,6 +382,9 @@ class DataObject:
     def _check_mandatory(self) -> None:
         meta = self._meta
         state = self.__dict__
+        # Lists and dicts may have been changed in place since they were assigned (and checked).
+        for name in meta.mutable:
+            state[name] = validated(meta.name, name, meta.checks[name], state[name])
         for name, prop in meta.properties.items():
             if prop.mandatory and state[name] is None:
                 raise ValidationError(meta.name, name, "is mandatory but None")

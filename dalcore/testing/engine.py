@@ -564,6 +564,40 @@ class EngineBehaviour:
         with pytest.raises(ValidationError, match=r"Backend\.backend_type.*BackendType"):
             Backend(name="b").backend_type = Gauge(name="not a type")
 
+    def test_nan_and_infinity_inside_lists_and_dicts_are_refused(self, dal: Dal) -> None:
+        sample = Sample(items=[1], mapping={"k": 1.5})
+        sample.save()
+        before = dal.stored(sample)
+        for field, bad in (
+            ("items", [float("nan")]),
+            ("items", [1, {"deep": [float("inf")]}]),
+            ("mapping", {"x": float("-inf")}),
+            ("mapping", {"x": (1, float("nan"))}),
+        ):
+            with pytest.raises(ValidationError, match=rf"Sample\.{field}.*NaN or infinity"):
+                setattr(sample, field, bad)
+        assert (sample.items, sample.mapping) == ([1], {"k": 1.5})  # assignments refused
+        # Changed in place after assignment: refused by the save, nothing written.
+        sample.items.append(float("nan"))
+        with pytest.raises(ValidationError, match=r"Sample\.items.*\[1\]"):
+            sample.save()
+        sample.mapping["bad"] = {1: "non-str key"}
+        sample.items.pop()
+        with pytest.raises(ValidationError, match=r"Sample\.mapping.*keys must be str"):
+            sample.save()
+        assert dal.stored(sample) == before
+
+    def test_a_tuple_inside_a_list_or_dict_is_kept_as_a_list(self, dal: Dal) -> None:
+        # JSON has only arrays: the value is a list from assignment on, as it reads back.
+        sample = Sample(items=[(1, 2), [3, (4,)]], mapping={"pair": ("a", "b")})
+        assert sample.items == [[1, 2], [3, [4]]] and sample.mapping == {"pair": ["a", "b"]}
+        sample.save()
+        dal.cache.clear()
+        loaded = Sample(sample.guid)
+        assert (loaded.items, loaded.mapping) == (sample.items, sample.mapping)
+        with pytest.raises(ValidationError, match=r"Sample\.items.*expected list"):
+            sample.items = (1, 2)  # the property itself must be a list
+
     def test_non_json_values_are_refused(self, dal: Dal) -> None:
         sample = Sample()
         for bad in (float("nan"), float("inf")):
@@ -576,9 +610,8 @@ class EngineBehaviour:
         sample = Sample(number=2**64)
         with pytest.raises(ValidationError, match=r"Sample\.number"):
             sample.save()
-        sample = Sample(mapping={"ok": {1, 2}})
         with pytest.raises(ValidationError, match=r"Sample\.mapping"):
-            sample.save()
+            Sample(mapping={"ok": {1, 2}}).save()  # refused at assignment already
         assert dal.stored_keys() == []
 
     def test_none_until_save_then_mandatory_checked(self, dal: Dal) -> None:
