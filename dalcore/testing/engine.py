@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import dalcore
@@ -86,6 +86,28 @@ from dalcore.testing._instrument import InstrumentedCache, InstrumentedStore
 from dalcore.testing.conformance import run_processes
 
 __all__ = ["Dal", "EngineBehaviour"]
+
+
+#: What a cache may hand back: any JSON value, with shapes close to dalcore's own entries
+#: (three-element lists, guid lists, dicts with a guid) over-represented.
+_INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)  # what JSON encoders take
+_JSON = st.recursive(
+    st.none() | st.booleans() | _INT64 | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+CACHE_ENTRIES = st.one_of(
+    _JSON,
+    st.tuples(_JSON, _JSON, _JSON).map(list),
+    st.tuples(_INT64, st.dictionaries(st.sampled_from(["guid", "label", "x"]), _JSON), _JSON).map(
+        list
+    ),
+    st.lists(st.text(max_size=40), max_size=3),
+    st.tuples(_JSON).map(list),
+    st.just("__dalcore_hold__"),
+)
 
 
 class Dal:
@@ -637,6 +659,55 @@ class EngineBehaviour:
         loaded = Animal(first.guid)
         loaded.tags.append("local only")
         assert Animal(first.guid).tags == ["x"]  # the cached document was not touched
+
+    @settings(
+        max_examples=60,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.differing_executors,
+        ],
+    )
+    @given(entry=CACHE_ENTRIES, where=st.sampled_from(["object", "list", "dynamic", "query"]))
+    def test_a_malformed_cache_entry_is_a_miss(self, dal: Dal, entry: Any, where: str) -> None:
+        # The cache is shared and unauthenticated (memcached) and may hold another version's
+        # entries: whatever sits under a key is read as untrusted input, never raised on.
+        parent = Node(label="parent")
+        parent.save()
+        label = uuid.uuid4().hex  # examples share the namespace: the query must find one
+        child = Node(label=label, parent=parent)
+        child.save()
+        gauge = Gauge(name="g", level=3)
+        gauge.save()
+        query = Node.where(label=label)
+        assert [n.guid for n in query] == [child.guid]
+        keys = {
+            "object": "o:" + dal.key(child),
+            "list": f"r:{dal.ns}/.rel/node/parent/{parent.guid}/",
+            "dynamic": f"d:{dal.key(gauge)}:cached",
+        }
+        if where == "query":
+            written = [key for key in dal.cache.written if key.startswith("q:")]
+            keys["query"] = written[-1]
+        # A well-formed entry is believed (a cache is trusted with what its shape allows);
+        # what is asked here is that anything else is not.
+        well_formed = {
+            "list": type(entry) is list and all(type(item) is str for item in entry),
+            "dynamic": type(entry) is list and len(entry) == 1 and type(entry[0]) is int,
+            "query": type(entry) is list
+            and len(entry) == 4
+            and all(type(p) is list and all(type(i) is str for i in p) for p in entry[:3])
+            and type(entry[3]) is bool,
+            "object": False,  # a full, well-typed document of the child: never generated
+        }
+        assume(not well_formed[where])
+        dal.cache.set(keys[where], entry)
+        assert Node(child.guid).label == label
+        assert Node(child.guid).parent.guid == parent.guid
+        assert [n.guid for n in Node(parent.guid).children] == [child.guid]
+        assert Node(parent.guid).children_guids == [child.guid]
+        assert [n.guid for n in Node.where(label=label)] == [child.guid]
+        assert Gauge(gauge.guid).cached == 3
 
     # Each backend's subclass runs these (differing executors); the fixture is reused on purpose:
     # every example makes a fresh object with a fresh guid.
