@@ -48,7 +48,7 @@ class Settings:
     #: the TTL only bounds memory and the reach of a cache that lost an invalidation).
     object_ttl: float = 600.0
     #: How often a save merges and retries after losing to a concurrent writer.
-    save_attempts: int = 10
+    save_attempts: int = 16
 
 
 def load_settings(config_file: str | None = None) -> Settings:
@@ -105,7 +105,7 @@ class Runtime:
         *,
         hold_seconds: float = 3.0,
         sync_timeout: float = 10.0,
-        save_attempts: int = 10,
+        save_attempts: int = 16,
     ) -> None:
         if "/" in namespace.strip("/"):
             raise ConfigurationError(f"namespace must be one path segment: {namespace!r}")
