@@ -660,6 +660,24 @@ class EngineBehaviour:
         loaded.tags.append("local only")
         assert Animal(first.guid).tags == ["x"]  # the cached document was not touched
 
+    def test_a_saved_object_is_cached_again_by_the_next_load(self, dal: Dal) -> None:
+        # A save holds the entry; the first load replaces the hold (cas), so an object saved
+        # every second is still served from the cache between saves.
+        gauge = Gauge(name="hot")
+        gauge.save()
+        key = "o:" + dal.key(gauge)
+        for level in (1, 2, 3):
+            loaded = Gauge(gauge.guid)
+            loaded.level = level
+            loaded.save()
+            assert dal.cache.get(key) == "__dalcore_hold__"
+            assert Gauge(gauge.guid).level == level
+            entry = dal.cache.get(key)
+            assert isinstance(entry, list) and entry[1]["level"] == level, entry
+            store_reads = dal.store.calls["get_many"]
+            assert Gauge(gauge.guid).level == level
+            assert dal.store.calls["get_many"] == store_reads  # a cache hit
+
     @settings(
         max_examples=60,
         deadline=None,
