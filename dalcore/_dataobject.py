@@ -96,6 +96,9 @@ class HybridMeta:
         self.dynamics: dict[str, Dynamic] = {}
         # field name (property, or "<relation>_guid") -> check; the stored document's fields
         self.checks: dict[str, Any] = {}
+        # The same, for documents decoded from JSON: a list or dict there cannot hold NaN, a
+        # tuple or a set, so only its type is checked (the walk costs microseconds per load).
+        self.decode_checks: dict[str, Any] = {}
         self.mutable: list[str] = []  # list/dict properties, copied per instance
         self.indexed: list[Property] = []  # indexed (and unique) properties
         self.reverse: dict[str, tuple[type[DataObject], Relation]] = {}
@@ -185,6 +188,11 @@ class DataObject:
         for prop in properties:
             meta.properties[prop.name] = prop
             meta.checks[prop.name] = make_check(cls.__name__, prop.name, prop.type)
+            meta.decode_checks[prop.name] = (
+                make_check(cls.__name__, prop.name, prop.type, decoded=True)
+                if prop.type in (list, dict)
+                else meta.checks[prop.name]
+            )
             if prop.type in (list, dict):
                 meta.mutable.append(prop.name)
             if prop.indexed:
@@ -198,6 +206,7 @@ class DataObject:
             if rel.name + "_guid" in meta.checks:
                 raise DefinitionError(f"{cls.__name__}: {rel.name}_guid clashes with a property")
             meta.checks[rel.name + "_guid"] = _guid_check
+            meta.decode_checks[rel.name + "_guid"] = _guid_check
         cls._meta = meta
         for rel in relations:
             setattr(cls, rel.name, RelationAttribute(cls, rel))

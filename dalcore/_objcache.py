@@ -210,7 +210,7 @@ def decode(meta: HybridMeta, key: str, guid: str, raw: bytes) -> tuple[Document,
 def _document(meta: HybridMeta, key: str, guid: str, data: dict[str, Any]) -> tuple[Document, bool]:
     doc: Document = {"guid": guid}
     stale = False
-    for name, check in meta.checks.items():
+    for name, check in meta.decode_checks.items():
         if name in data:
             try:
                 doc[name] = check(data[name])

@@ -21,10 +21,11 @@ def type_name(kind: Any) -> str:
     return str(kind.__name__)
 
 
-def make_check(owner: str, name: str, kind: Any) -> Check:
+def make_check(owner: str, name: str, kind: Any, decoded: bool = False) -> Check:
     """A function validating (and normalising) one value of type ``kind``; None always passes.
 
-    Built once per field so that an assignment costs one call and an isinstance.
+    Built once per field so that an assignment costs one call and an isinstance. ``decoded``:
+    for values that come out of a JSON decoder, where a list or dict needs no walk.
     """
     if isinstance(kind, list):
         allowed = list(kind)
@@ -55,7 +56,7 @@ def make_check(owner: str, name: str, kind: Any) -> Check:
             raise TypeError(f"expected int, got {type(value).__name__} {value!r}")
 
         return check_int
-    if kind in (list, dict):
+    if kind in (list, dict) and not decoded:
 
         def check_container(value: Any) -> Any:
             if value is None:

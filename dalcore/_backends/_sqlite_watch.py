@@ -131,7 +131,7 @@ class Poller:
         self._thread: threading.Thread | None = None
         # sync(): a connection of its own, as PRAGMA data_version compares calls on one
         # connection; and the version after which the log was last read to its end.
-        self._probe: sqlite3.Connection | None = None
+        self._probe: sqlite3.Cursor | None = None
         self._synced: int | None = None
 
     # -- registration ---------------------------------------------------------------------
@@ -165,9 +165,11 @@ class Poller:
             if self._closed:
                 raise StoreUnavailableError(self._store.endpoint, "the store was closed")
             try:
-                if self._probe is None:
-                    self._probe = self._store._connect()
-                version: int = self._probe.execute("PRAGMA data_version").fetchone()[0]
+                probe = self._probe
+                if probe is None:
+                    probe = self._probe = self._store._connect().cursor()
+                probe.execute("PRAGMA data_version")
+                version: int = probe.fetchone()[0]
             except sqlite3.Error as exc:
                 self._probe = None
                 raise StoreUnavailableError(self._store.endpoint, exc) from exc
@@ -197,7 +199,7 @@ class Poller:
         with self._round:
             probe, self._probe = self._probe, None
         if probe is not None:
-            probe.close()
+            probe.connection.close()
 
     def after_fork_in_child(self) -> None:
         """In a forked child (called by the store): new locks and thread, same watches."""
