@@ -393,23 +393,30 @@ def changed(
         rt.cache.set_many(tokens)
 
 
-def fill_dynamic(rt: Runtime, key: str, value: Any, timeout: float, started: float) -> None:
+def fill_dynamic(rt: Runtime, key: str, value: Any, timeout: float, started: float) -> float | None:
+    """Cache a computed value as ``[value, expires]`` (wall clock); returns when it expires, or
+    None when the computation took too long to be cached."""
     if time.monotonic() - started < max(timeout, FILL_MARGIN):
-        rt.cache.set(key, Cached((value,)), timeout)
+        expires = time.time() + timeout
+        rt.cache.set(key, Cached((value, expires)), timeout)
+        return expires
+    return None
 
 
 def cached_dynamic(key: str, value: Any, check: Callable[[Any], Any]) -> tuple[Any] | None:
-    """A dynamic's cache entry that did not come from this process: ``[value]`` passing the
-    dynamic's type check, else None."""
+    """A dynamic's cache entry that did not come from this process: ``[value, expires]`` (or
+    ``[value]``, as older versions wrote) passing the dynamic's type check, else None."""
     if value is NO_VALUE:
         return None
-    if type(value) is list and len(value) == 1:
+    if type(value) is list and (
+        len(value) == 1 or (len(value) == 2 and type(value[1]) in (int, float))
+    ):
         try:
             return (check(value[0]),)
         except (TypeError, ValueError) as exc:
             unusable("dynamic", key, value, str(exc))
             return None
-    unusable("dynamic", key, value, "expected [value]")
+    unusable("dynamic", key, value, "expected [value, expires]")
     return None
 
 

@@ -153,6 +153,10 @@ class InstrumentedCache(VolatileCache):
         self._count("incr")
         return self.inner.incr(key, delta, ttl)
 
+    @property
+    def epoch(self) -> Any:
+        return getattr(self.inner, "epoch", None)
+
     def gets(self, key: str) -> tuple[Any, Any]:
         self._count("gets")
         return self.inner.gets(key)

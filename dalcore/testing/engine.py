@@ -1133,6 +1133,19 @@ class EngineBehaviour:
         with pytest.raises(UnknownFieldError):
             gauge.invalidate_dynamics("level")
 
+    def test_a_dynamic_read_again_follows_invalidation_elsewhere(self, dal: Dal) -> None:
+        # A per-process cache lets an object keep the value it read; that copy must still
+        # give way to invalidate_dynamics() on another instance and to a cleared cache.
+        gauge = self._gauge(level=1)
+        reader, other = Gauge(gauge.guid), Gauge(gauge.guid)
+        assert [reader.cached for _ in range(5)] == [1] * 5
+        assert other.cached == 1 and _calls(gauge, "cached") == 1
+        other.invalidate_dynamics("cached")
+        assert reader.cached == 1 and _calls(gauge, "cached") == 2  # computed again
+        dal.cache.clear()
+        assert reader.cached == 1 and _calls(gauge, "cached") == 3
+        assert other.cached == 1 and _calls(gauge, "cached") == 3  # the value just filled
+
     # == Object cache =========================================================================
 
     def test_object_cache_is_read_first(self, dal: Dal) -> None:
