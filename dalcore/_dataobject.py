@@ -99,6 +99,7 @@ class HybridMeta:
         # The same, for documents decoded from JSON: a list or dict there cannot hold NaN, a
         # tuple or a set, so only its type is checked (the walk costs microseconds per load).
         self.decode_checks: dict[str, Any] = {}
+        self.entry_shape: Any = None  # _objcache's quick check of cache entries, made on use
         self.mutable: list[str] = []  # list/dict properties, copied per instance
         self.indexed: list[Property] = []  # indexed (and unique) properties
         self.reverse: dict[str, tuple[type[DataObject], Relation]] = {}

@@ -711,7 +711,9 @@ class EngineBehaviour:
         # what is asked here is that anything else is not.
         well_formed = {
             "list": type(entry) is list and all(type(item) is str for item in entry),
-            "dynamic": type(entry) is list and len(entry) == 1 and type(entry[0]) is int,
+            "dynamic": type(entry) is list
+            and (len(entry) == 1 or (len(entry) == 2 and type(entry[1]) in (int, float)))
+            and type(entry[0]) in (int, type(None)),
             "query": type(entry) is list
             and len(entry) == 4
             and all(type(p) is list and all(type(i) is str for i in p) for p in entry[:3])
