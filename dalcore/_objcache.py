@@ -291,10 +291,12 @@ def cached_object(
     if missing or len(data) != len(doc):
         unusable("object", key, value, f"expected the fields of {meta.name}")
         return None
-    if ordered and doc == data and len(shape.good) < 1024:
-        # Well typed as it stands (the checks changed nothing): later entries with these
-        # types take the short way. One signature per combination of None fields, few.
-        shape.good[tuple(map(type, data.values()))] = True
+    signature = tuple(map(type, data.values()))
+    if ordered and signature == tuple(map(type, doc.values())) and len(shape.good) < 1024:
+        # The checks kept every value's type (an int in a float field would become a float):
+        # later entries with these types take the short way. One signature per combination
+        # of None fields, in practice few.
+        shape.good[signature] = True
     return revision, doc, stale
 
 
