@@ -7,7 +7,6 @@ a generator that blocks until the stream is done.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -27,7 +26,6 @@ log = logging.getLogger("dalcore.etcd")
 
 _RANGE = attrgetter("kv.Range")
 _PUT = attrgetter("kv.Put")
-_DELETE_RANGE = attrgetter("kv.DeleteRange")
 
 _DELETE = kv_pb2.Event.DELETE
 
@@ -62,11 +60,10 @@ class PrefixWatch(WatchHandle):
     ) -> None:
         self._conn = conn
         self._low, self._high = low, high
-        self._sentinel = sentinel  # a key inside [low, high) that only sync() writes
+        self._sentinel = sentinel  # a key inside [low, high) that only sync() writes to
         # The revision up to which every change in range has reached the callback.
         self._reached = 0
         self._progress = threading.Condition()
-        self._sentinel_written = False
         self._key = key
         self._callback = callback
         self._forget = forget
@@ -189,7 +186,6 @@ class PrefixWatch(WatchHandle):
         ).header.revision
         if self._wait(int(head), 0.005):
             return
-        self._sentinel_written = True
         put = self._conn.unary(_PUT, etcdrpc.PutRequest(key=self._sentinel, value=b""))
         if not self._wait(int(put.header.revision), deadline - time.monotonic()):
             raise StoreUnavailableError(
@@ -199,10 +195,6 @@ class PrefixWatch(WatchHandle):
             )
 
     def cancel(self) -> None:
-        if self._sentinel_written and not self._cancelled.is_set():
-            # The sentinel sync() wrote; cancel() must not fail for it.
-            with contextlib.suppress(DalcoreError):
-                self._conn.unary(_DELETE_RANGE, etcdrpc.DeleteRangeRequest(key=self._sentinel))
         self._cancelled.set()
         call, done = self._call, self._done
         if call is not None:

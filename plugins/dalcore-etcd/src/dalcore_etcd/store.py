@@ -7,7 +7,6 @@ as the bytes given, and its revision is etcd's ``mod_revision`` (cluster-wide, i
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable, Sequence
 from operator import attrgetter
 
@@ -176,7 +175,8 @@ class EtcdStore(PersistentStore):
             self._key,
             callback,
             self._forget,
-            self._raw(f"{prefix}.sync/{uuid.uuid4().hex}"),
+            # One key for every process: any write inside the range serves as the sentinel.
+            self._raw(f"{prefix}.sync"),
         )
         with self._watches_lock:
             self._watches.add(handle)
