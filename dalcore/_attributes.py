@@ -84,31 +84,35 @@ class ReverseAttribute:
     With ``guids`` it gives the guids instead, without loading any object.
     """
 
-    __slots__ = ("guids", "relation", "source")
+    __slots__ = ("family", "guids", "relation", "source")
 
     def __init__(self, source: type[DataObject], relation: Relation, guids: bool) -> None:
         self.source = source
         self.relation = relation
         self.guids = guids
+        # (class generation, family(source, relation)), kept here: this is a hot path.
+        self.family: tuple[int, list[type[DataObject]]] = (-1, [])
 
     def __get__(self, obj: DataObject | None, objtype: type | None = None) -> Any:
         if obj is None:
             return self
         rt = runtime()
         relation = self.relation
-        members = family(self.source, relation)
-        if len(members) > 1:
-            return self._gather(rt, members, obj.guid)
+        known_family = self.family
+        if known_family[0] != CLASS_GENERATION[0]:
+            known_family = self.family = (CLASS_GENERATION[0], family(self.source, relation))
+        if len(known_family[1]) > 1:
+            return self._gather(rt, known_family[1], obj.guid)
         # The cache key is made once per object and configuration, not on every read.
-        keys = obj.__dict__.setdefault("_reverse_keys", {})
-        known = keys.get(relation.reverse_name)
+        keys = obj.__dict__.get("_reverse_keys")
+        known = None if keys is None else keys.get(relation.reverse_name)
         if known is not None and known[0] is rt:
             key = known[1]
         else:
             key = "r:" + _objcache.reverse_prefix(rt, self.source._meta, relation, obj.guid)
-            keys[relation.reverse_name] = (rt, key)
+            obj.__dict__.setdefault("_reverse_keys", {})[relation.reverse_name] = (rt, key)
         found = _objcache.reverse_guids_at(rt, key, relation)
-        if self.relation.onetoone:
+        if relation.onetoone:
             guid = found[0] if found else None
             if self.guids or guid is None:
                 return guid
