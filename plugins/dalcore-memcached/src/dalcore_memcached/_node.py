@@ -14,20 +14,32 @@ from __future__ import annotations
 
 import logging
 import math
+import ssl
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable
 from functools import partial
 from typing import Any, Final, NamedTuple, TypeVar
 
-from pymemcache.client.base import Client, PooledClient
+from pymemcache.client.base import Client
 from pymemcache.exceptions import (
     MemcacheClientError,
     MemcacheServerError,
     MemcacheUnexpectedCloseError,
 )
 
+from dalcore.api import NO_VALUE
 from dalcore_memcached._codec import WARN_INTERVAL, JsonSerde
+from dalcore_memcached._conn import (
+    AuthenticationFailed,
+    Connection,
+    Credentials,
+    Incarnation,
+    Pool,
+    ServerRestarted,
+    authenticate,
+    incarnation,
+)
 from dalcore_memcached._reply import get_command, read_values
 
 log = logging.getLogger("dalcore.memcached")
@@ -47,6 +59,8 @@ class Options(NamedTuple):
     pool_idle_timeout: int = 0
     retry_interval: float = 1.0
     max_dirty_keys: int = 10_000
+    tls: ssl.SSLContext | None = None
+    credentials: Credentials | None = None
 
 
 class Unavailable(Exception):
@@ -71,8 +85,10 @@ class Node:
         self.name = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
         self.options = options
         self._serde = serde
-        self.client = PooledClient(
+        self.client = Pool(
             (host, port),
+            handshake=self._handshake,
+            tls_context=options.tls,
             serde=serde,
             connect_timeout=options.connect_timeout,
             timeout=options.timeout,
@@ -94,6 +110,36 @@ class Node:
         self._suppressed = 0
         #: How many times this server was brought back (for tests and monitoring).
         self.recoveries = 0
+        #: The server process our connections talk to, from the first handshake on.
+        self._incarnation: Incarnation | None = None
+
+    # -- new connections -----------------------------------------------------------------------
+
+    def _handshake(self, conn: Connection) -> Incarnation:
+        """Authenticate a new connection and learn which server process it reached.
+
+        A new connection that reaches another process than before means the server restarted,
+        maybe without any of our connections failing yet (a new connection opened by another
+        thread, or after an idle close). It lost every hold marker the engine set, so it is
+        handled like a restart seen at recovery: taken down, flushed before it is used again.
+        """
+        sock = conn.sock
+        if self.options.credentials is not None:
+            authenticate(sock, self.options.credentials, self.name)
+        found = incarnation(sock, self.name)
+        with self._lock:
+            known, self._incarnation = self._incarnation, found
+            if known is None or known == found:
+                return found
+            self._flush = True
+            self._dirty.clear()
+            if self._recovering:
+                return found  # the recovery flushes it before marking it up
+            if self.up:
+                self.up = False
+                self._down_since = time.monotonic()
+            self._retry_at = time.monotonic() + self.options.retry_interval
+        raise ServerRestarted(f"pid/start time {known} -> {found}")
 
     # -- calls ---------------------------------------------------------------------------------
 
@@ -125,6 +171,8 @@ class Node:
                 self._went_down(what, exc, dirty)
             else:
                 self._warn(f"{what}: connection pool full ({exc})")
+        elif isinstance(exc, AuthenticationFailed):
+            self._went_down(what, exc, dirty)
         elif answered(exc) and not strict:
             # A refused set is harmless: memcached unlinks the old item when a set fails.
             self._warn(f"{what}: the server refused it: {exc}")
@@ -168,6 +216,43 @@ class Node:
             raise Unavailable(self.name) from exc
         pool.release(conn)
         return values
+
+    # -- compare and swap ----------------------------------------------------------------------
+
+    def gets(self, raw: bytes) -> tuple[Any, Any]:
+        """memcached ``gets``: (value or NO_VALUE, token or None when absent).
+
+        The token is (server name, incarnation, cas unique): see :meth:`cas`. A present entry
+        that does not decode is NO_VALUE with a token, so it can be replaced.
+        """
+
+        def run() -> tuple[Any, Any]:
+            with self.client.client_pool.get_and_release(destroy_on_fail=True) as conn:
+                value, unique = conn.gets(raw, default=NO_VALUE)
+                if unique is None:
+                    return NO_VALUE, None
+                return value, (self.name, conn.incarnation, bytes(unique))
+
+        return self.call("gets", run)
+
+    def cas(self, raw: bytes, data: bytes, token: tuple[str, Incarnation, bytes], expire: int) -> bool:
+        """memcached ``cas`` with the unique of ``token``, on a connection to the same server
+        process that handed it out: after a restart uniques start over, so an old unique could
+        match a new, unrelated item. Not marked dirty on failure: a cas that lands late still
+        only replaces the entry it was given, as if it had been on time."""
+        name, born, unique = token
+        if name != self.name:
+            return False
+
+        def run() -> bool:
+            with self.client.client_pool.get_and_release(destroy_on_fail=True) as conn:
+                if conn.sock is None:
+                    conn._connect()
+                if conn.incarnation != born:
+                    return False
+                return conn.cas(raw, data, unique, expire=expire, noreply=False) is True
+
+        return self.call("cas", run)
 
     def defer(self, keys: Iterable[bytes]) -> bool:
         """Remember ``keys`` for the recovery if the server is down; False when it is up."""
