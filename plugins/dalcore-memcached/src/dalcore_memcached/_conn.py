@@ -25,6 +25,8 @@ from typing import Any, Final
 
 from pymemcache.client.base import Client, PooledClient
 
+from dalcore import register_secret
+
 #: Reading a handshake reply stops with an error beyond this many bytes (stats is ~2 KiB).
 MAX_HANDSHAKE_REPLY: Final = 64 * 1024
 
@@ -59,6 +61,7 @@ class Credentials:
             raise ValueError("the memcached user must be non-empty, without spaces or ':'")
         if not self.password or any(c in self.password for c in "\r\n\0"):
             raise ValueError("the memcached password must be non-empty, on one line")
+        register_secret(self.password)
 
     def payload(self) -> bytes:
         return f"{self.user} {self.password}".encode()
