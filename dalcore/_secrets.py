@@ -88,7 +88,9 @@ def register(secret: str | None) -> None:
     install()
     if not secret or len(secret) < MIN_SECRET_LENGTH:
         return
-    forms = {secret, quote(secret, safe=""), json.dumps(secret)[1:-1]}
+    # As written, percent-encoded (URLs), JSON-escaped (bodies), and as repr() shows it (a dict
+    # or tuple formatted into a message).
+    forms = {secret, quote(secret, safe=""), json.dumps(secret)[1:-1], repr(secret)[1:-1]}
     global _by_value
     with _lock:
         if forms <= _secrets.keys():
@@ -99,14 +101,25 @@ def register(secret: str | None) -> None:
                 _secrets[form] = None
         while len(_secrets) > MAX_SECRETS:
             del _secrets[next(iter(_secrets))]
-        # Longest first, so a secret containing another is masked whole.
-        ordered = sorted(_secrets, key=len, reverse=True)
-        _by_value = re.compile("|".join(re.escape(form) for form in ordered))
+        _by_value = None  # compiled again by the next scrub
+
+
+def _value_pattern() -> re.Pattern[str] | None:
+    global _by_value
+    pattern = _by_value
+    if pattern is None:
+        with _lock:
+            if _by_value is None and _secrets:
+                # Longest first, so a secret containing another is masked whole.
+                ordered = sorted(_secrets, key=len, reverse=True)
+                _by_value = re.compile("|".join(re.escape(form) for form in ordered))
+            pattern = _by_value
+    return pattern
 
 
 def scrub(text: str) -> str:
     """``text`` with registered secrets and secret-looking values replaced by ``***``."""
-    by_value = _by_value
+    by_value = _value_pattern()
     if by_value is not None:
         text = by_value.sub(MASK, text)
     for pattern, replacement in _PATTERNS:
