@@ -7,10 +7,10 @@ from dalcore._mutex import PersistentMutex, VolatileMutex
 from dalcore._plugins import open_persistent, open_volatile
 from dalcore._query import Operator, WhereOperator
 from dalcore._reindex import ReindexReport, reindex
+from dalcore._runtime import configure, runtime
 from dalcore._secrets import install as _install_log_scrubbing
 from dalcore._secrets import register as register_secret
 from dalcore._secrets import scrub as scrub_secrets
-from dalcore._runtime import configure, runtime
 from dalcore._structures import Dynamic, Property, Relation
 from dalcore._transaction import transaction
 from dalcore._url import BackendURL

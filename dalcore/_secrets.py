@@ -47,13 +47,17 @@ MIN_SECRET_LENGTH: Final = 4
 MAX_SECRETS: Final = 1024
 
 # Key names whose quoted value is a secret: "Password", 'X-Auth-Token', "client_secret", ...
-_SECRET_KEY = r"[\w.-]*(?:password|passwd|secret|token|authorization|api[_-]?key)"
+# (matched from the keyword on: a prefix such as "client_" stays as it is, and the regex
+# does not try every position of the message as a possible start of a key).
+_SECRET_KEY = r"(?:passw(?:or)?d|secret|token|authorization|api[_-]?key)"
+
+_URL_USERINFO: Final = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^/\s:@]*:)[^@\s/]+(@)")
 
 _PATTERNS: Final[list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]]] = [
     # "password": "x", 'Password': 'x', password = "x" (JSON bodies, reprs of dicts and kwargs).
     (
         re.compile(
-            rf"""(?i)(["']?{_SECRET_KEY}["']?\s*[:=]\s*)(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
+            rf"""(?i)({_SECRET_KEY}["']?\s*[:=]\s*)(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
         ),
         lambda match: f"{match[1]}{match[0][-1]}{MASK}{match[0][-1]}",
     ),
@@ -66,10 +70,11 @@ _PATTERNS: Final[list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str
     ),
     (re.compile(r"(?i)\b(x-auth-token\s*:\s*)\S+"), rf"\1{MASK}"),
     # Query strings and form bodies: password=x&...
-    (re.compile(rf"(?i)\b({_SECRET_KEY}=)[^&\s'\"]+"), rf"\1{MASK}"),
-    # URLs with user info: scheme://user:password@host.
-    (re.compile(r"(\b[a-zA-Z][\w+.-]*://[^/\s:@]*:)[^@\s/]+(@)"), rf"\1{MASK}\2"),
+    (re.compile(rf"(?i)({_SECRET_KEY}=)[^&\s'\"]+"), rf"\1{MASK}"),
 ]
+
+#: A message containing none of these (lower-cased) cannot match any of _PATTERNS.
+_KEYWORDS: Final = ("passw", "secret", "token", "authoriz", "api_key", "api-key", "apikey")
 
 _lock = threading.Lock()
 _secrets: dict[str, None] = {}  # insertion ordered: the oldest go first when full
@@ -122,8 +127,14 @@ def scrub(text: str) -> str:
     by_value = _value_pattern()
     if by_value is not None:
         text = by_value.sub(MASK, text)
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
+    lower = text.lower()
+    # Most messages hold none of the words the patterns look for: skip the regexes then.
+    if any(word in lower for word in _KEYWORDS):
+        for pattern, replacement in _PATTERNS:
+            text = pattern.sub(replacement, text)
+    if "://" in text and "@" in text:
+        # URLs with user info: scheme://user:password@host.
+        text = _URL_USERINFO.sub(rf"\1{MASK}\2", text)
     return text
 
 

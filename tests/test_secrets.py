@@ -56,7 +56,7 @@ def test_patterns_mask_unregistered_values() -> None:
         "X-Auth-Token: 0123456789abcdef": "X-Auth-Token: ***",
         "GET /login?user=a&password=zz9&x=1": "GET /login?user=a&password=***&x=1",
         "connect etcd://root:hunter2@10.0.0.1:2379": "connect etcd://root:***@10.0.0.1:2379",
-        "{'client_secret': \"x\\\"y\"}": "{'client_secret': \"***\"}",
+        '{\'client_secret\': "x\\"y"}': "{'client_secret': \"***\"}",
     }
     for text, expected in cases.items():
         assert dalcore.scrub_secrets(text) == expected

@@ -153,7 +153,7 @@ def test_cas_refused_after_flush(server_factory: Factory, rewrite: bool) -> None
 
 def test_gets_and_cas_on_a_server_that_is_away(server_factory: Factory) -> None:
     server = server_factory()
-    cache, raw, token = prepare(server)
+    cache, _, token = prepare(server)
     with server.stopped():
         assert cache.gets("k") == (NO_VALUE, None)
         # token None is add: a dead server behaves as empty, and add answers False there.

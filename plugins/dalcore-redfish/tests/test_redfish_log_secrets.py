@@ -14,12 +14,11 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from redfish_data import NODE1, PASSWORD, USER
-
 from dalcore_redfish import client
 from dalcore_redfish.errors import RedfishError
 from dalcore_redfish.sources import system_path
 from dalcore_redfish.testing import RedfishServer
+from redfish_data import NODE1, PASSWORD, USER
 
 BASIC = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 

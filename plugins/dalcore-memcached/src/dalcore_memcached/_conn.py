@@ -112,8 +112,13 @@ def incarnation(sock: socket.socket, server: str) -> Incarnation:
     sock.sendall(b"stats\r\n")
     reply = _read_reply(
         sock,
-        lambda buf: buf.endswith(b"END\r\n")
-        or (buf.startswith((b"ERROR", b"CLIENT_ERROR", b"SERVER_ERROR")) and buf.endswith(b"\r\n")),
+        lambda buf: (
+            buf.endswith(b"END\r\n")
+            or (
+                buf.startswith((b"ERROR", b"CLIENT_ERROR", b"SERVER_ERROR"))
+                and buf.endswith(b"\r\n")
+            )
+        ),
     )
     if reply.startswith(b"CLIENT_ERROR unauthenticated"):
         raise AuthenticationFailed(

@@ -235,7 +235,9 @@ class Node:
 
         return self.call("gets", run)
 
-    def cas(self, raw: bytes, data: bytes, token: tuple[str, Incarnation, bytes], expire: int) -> bool:
+    def cas(
+        self, raw: bytes, data: bytes, token: tuple[str, Incarnation, bytes], expire: int
+    ) -> bool:
         """memcached ``cas`` with the unique of ``token``, on a connection to the same server
         process that handed it out: after a restart uniques start over, so an old unique could
         match a new, unrelated item. Not marked dirty on failure: a cas that lands late still
