@@ -10,9 +10,12 @@ from typing import TYPE_CHECKING, Any
 from dalcore import _objcache
 from dalcore._lists import DataObjectList
 from dalcore._mutex import VolatileMutex
+from dalcore._objcache import Cached
 from dalcore._runtime import runtime
 from dalcore._structures import Dynamic, Relation, make_check
 from dalcore.errors import DalcoreError, DefinitionError, DynamicError
+
+_now = time.time
 
 if TYPE_CHECKING:
     from dalcore._dataobject import DataObject
@@ -134,13 +137,14 @@ class ReverseAttribute:
 class DynamicAttribute:
     """``obj.<dynamic>``: computed, type-checked and cached in the volatile cache."""
 
-    __slots__ = ("check", "dynamic", "loader", "owner", "pass_dynamic")
+    __slots__ = ("check", "dynamic", "loader", "name", "owner", "pass_dynamic")
 
     def __init__(
         self, owner: type[DataObject], dynamic: Dynamic, loader: Callable[..., Any]
     ) -> None:
         self.owner = owner
         self.dynamic = dynamic
+        self.name = dynamic.name
         self.loader = loader
         self.check = make_check(owner.__name__, dynamic.name, dynamic.type)
         self.pass_dynamic = _takes_argument(loader)
@@ -148,27 +152,63 @@ class DynamicAttribute:
     def __get__(self, obj: DataObject | None, objtype: type | None = None) -> Any:
         if obj is None:
             return self
-        dynamic = self.dynamic
-        if dynamic.timeout == 0:
+        # With a per-process cache, a value read or computed is also kept on the object, good
+        # until the cache entry expires and while nothing was deleted from the cache (which
+        # invalidate_dynamics() and clear() do): a repeated read then costs no cache call. A
+        # shared cache is asked every time, since other processes may invalidate.
+        memo = obj.__dict__.get("_dynamic_memo")
+        if memo is not None:
+            hit = memo.get(self.name)
+            if (
+                hit is not None
+                and hit[0] is runtime()
+                and hit[1] == hit[4].epoch
+                and hit[3] > _now()
+            ):
+                return hit[2]
+        if self.dynamic.timeout == 0:
             return self.compute(obj)
+        return self._read(obj)
+
+    def _read(self, obj: DataObject) -> Any:
+        dynamic = self.dynamic
         rt = runtime()
+        state = obj.__dict__
         # The cache key is made once per object and configuration, not on every read.
-        keys = obj.__dict__.setdefault("_dynamic_keys", {})
+        keys = state.setdefault("_dynamic_keys", {})
         known = keys.get(dynamic.name)
         if known is not None and known[0] is rt:
             key = known[1]
         else:
             key = _objcache.dynamic_key(rt, obj, dynamic.name)
             keys[dynamic.name] = (rt, key)
-        cached = rt.cache.get(key)
-        if type(cached) is list:
+        cache = rt.cache
+        cached = cache.get(key)
+        if type(cached) is Cached:
+            self._keep(state, rt, cache, cached[0], cached[1])
             return cached[0]
+        checked = _objcache.cached_dynamic(key, cached, self.check)
+        if checked is not None:
+            return checked[0]
         if dynamic.locked:
             return self._locked(obj, rt, key)
         started = time.monotonic()
+        epoch = getattr(cache, "epoch", None)  # read before computing: a delete meanwhile wins
         value = self.compute(obj)
-        _objcache.fill_dynamic(rt, key, value, dynamic.timeout, started)
+        expires = _objcache.fill_dynamic(rt, key, value, dynamic.timeout, started)
+        if expires is not None and epoch is not None:
+            state.setdefault("_dynamic_memo", {})[self.name] = (rt, epoch, value, expires, cache)
         return value
+
+    def _keep(self, state: dict[str, Any], rt: Any, cache: Any, value: Any, expires: Any) -> None:
+        epoch = getattr(cache, "epoch", None)
+        if epoch is not None and type(expires) is float:
+            state.setdefault("_dynamic_memo", {})[self.name] = (rt, epoch, value, expires, cache)
+
+    def _cached(self, key: str, value: Any) -> tuple[Any] | None:
+        if type(value) is Cached:
+            return (value[0],)
+        return _objcache.cached_dynamic(key, value, self.check)
 
     def compute(self, obj: DataObject) -> Any:
         """Run the loader once, with its failure turned into a DynamicError for this dynamic."""
@@ -195,9 +235,10 @@ class DynamicAttribute:
         while True:
             if mutex.try_acquire():
                 try:
-                    cached = rt.cache.get(key)  # the previous holder may have just filled it
-                    if type(cached) is list:
-                        return cached[0]
+                    # The previous holder may have just filled it.
+                    checked = self._cached(key, rt.cache.get(key))
+                    if checked is not None:
+                        return checked[0]
                     started = time.monotonic()
                     value = self.compute(obj)
                     _objcache.fill_dynamic(rt, key, value, dynamic.timeout, started)
@@ -212,9 +253,9 @@ class DynamicAttribute:
                     return self.compute(obj)
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
-            cached = rt.cache.get(key)
-            if type(cached) is list:
-                return cached[0]
+            checked = self._cached(key, rt.cache.get(key))
+            if checked is not None:
+                return checked[0]
             if time.monotonic() > deadline:
                 raise DynamicError(
                     type(obj).__name__,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from dalcore import _objcache
 from dalcore._lists import DataObjectList
+from dalcore._objcache import Cached
 from dalcore._query import (
     Group,
     Operator,
@@ -20,6 +21,7 @@ from dalcore._query import (
     uses_dynamics,
 )
 from dalcore._runtime import Runtime, runtime
+from dalcore.api import NO_VALUE
 
 if TYPE_CHECKING:
     from dalcore._dataobject import DataObject
@@ -65,10 +67,14 @@ class DataList(DataObjectList):
         if self._resolved:
             return self._guids
         rt = runtime()
-        key = None if self._query.dynamic else self._cache_key(rt)
+        key = None
+        if not self._query.dynamic:
+            if rt.sync is not None:
+                rt.sync()
+            key = self._cache_key(rt)
         if key is not None:
             hit = rt.cache.get(key)
-            if type(hit) is list:
+            if type(hit) is Cached or (hit is not NO_VALUE and _query_entry(key, hit)):
                 self._cached = hit  # explain() builds the plan from it when asked
                 # Shared with the cache: this list never mutates it.
                 self._guids, self._resolved = hit[0], True
@@ -76,7 +82,8 @@ class DataList(DataObjectList):
         guids, plan = execute(rt, self._hybrid, self._group)
         self._plan = plan
         if key is not None:
-            rt.cache.set(key, [guids, plan.indexed, plan.filtered, plan.scanned], QUERY_TTL)
+            entry = Cached((guids, plan.indexed, plan.filtered, plan.scanned))
+            rt.cache.set(key, entry, QUERY_TTL)
         self._guids, self._resolved = guids, True
         return guids
 
@@ -112,6 +119,20 @@ class DataList(DataObjectList):
             "filtered": list(plan.filtered),
             "cached": bool(cached),
         }
+
+
+def _query_entry(key: str, value: Any) -> bool:
+    """Whether a query result that did not come from this process is usable:
+    ``[guids, indexed, filtered, scanned]``."""
+    if (
+        type(value) is list
+        and len(value) == 4
+        and all(type(part) is list and all(type(i) is str for i in part) for part in value[:3])
+        and type(value[3]) is bool
+    ):
+        return True
+    _objcache.unusable("query result", key, value, "expected [guids, indexed, filtered, scanned]")
+    return False
 
 
 def _first_generation(rt: Runtime, key: str) -> str | None:

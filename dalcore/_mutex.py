@@ -48,6 +48,7 @@ class VolatileMutex:
                 return False
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(pause * 2, 0.05)
+        _barrier()
         return True
 
     def release(self) -> None:
@@ -84,7 +85,11 @@ class PersistentMutex:
         self._lock = rt.store.lock(internal_prefix(rt, ".locks") + name, ttl)
 
     def acquire(self, timeout: float | None = None) -> bool:
-        return self._lock.acquire(self.wait if timeout is None else timeout)
+        """Wait at most ``timeout`` seconds (default: ``wait``); True when now held."""
+        if not self._lock.acquire(self.wait if timeout is None else timeout):
+            return False
+        _barrier()
+        return True
 
     def release(self) -> None:
         self._lock.release()
@@ -96,3 +101,14 @@ class PersistentMutex:
 
     def __exit__(self, *exc_info: object) -> None:
         self.release()
+
+
+def _barrier() -> None:
+    """Make every commit that finished before the mutex was acquired visible to this process's
+    loads (a per-process cache may not have heard of it yet), so a read-modify-write under the
+    mutex starts from the latest version."""
+    from dalcore._runtime import runtime
+
+    sync = runtime().sync
+    if sync is not None:
+        sync()

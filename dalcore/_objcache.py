@@ -10,27 +10,36 @@ Layout in the persistent store (``ns`` is the configured namespace)::
     ns/.uniq/<path>/<field>/<json value>           owner (guid) of a ``unique`` property's value
     ns/.locks/<name>                               a PersistentMutex
     ns/.reindex/<path>                             where an interrupted reindex stopped
+    ns/.sync                                       written by a read barrier (etcd) to see
+                                                   its own write come back through the watch
 
 A path starting with ``/`` is absolute (``/pod_managers/<uuid>``, as Valence laid it out).
 
-The volatile cache holds ``o:<key>`` -> ``[revision, document, stale]`` and
-``d:<key>:<dynamic>`` -> ``[value]``. The rule that keeps a slow load from putting an old
-version back after a concurrent save (the original DAL's worst bug):
+The volatile cache holds ``o:<key>`` -> ``[revision, document, stale]``, ``r:<reverse prefix>``
+-> ``[guid, ...]`` and ``d:<key>:<dynamic>`` -> ``[value]``. Two rules keep it from serving an
+old version (docs/consistency.md states the guarantee they give):
 
-* a load fills the cache only with ``add`` (never overwriting anything), and only if its store
-  read is less than ``FILL_MARGIN`` seconds old;
-* a save or delete, after its commit, *sets* a ``HOLD`` marker living ``HOLD_SECONDS``.
+* **Holds.** A save or delete, after its commit and before it returns, *sets* a ``HOLD``
+  marker on every object and reverse list it changed. A reader that finds a hold reads the
+  store and replaces the hold with what it read by ``cas`` against the token ``gets`` gave it
+  *before* the store read; a save that holds the key again in between makes that ``cas`` fail.
+  A reader that finds nothing fills with ``add`` (never overwriting), and only when its store
+  read is less than ``FILL_MARGIN`` seconds old, which the hold outlives. So an object updated
+  every second stays cached: only the first read after each save goes to the store.
+* **Barrier.** A per-process cache cannot be held by other processes. Their commits reach it
+  through the store's watch, and before any cached read ``Runtime.sync`` waits until the watch
+  has delivered every commit that finished before the read began (``WatchHandle.sync``).
 
-A load that read the old version before the commit either finds the marker (its ``add`` fails)
-or took longer than the margin and skips filling, since the marker outlives the margin even
-with memcached's whole-second TTLs. Concurrent savers all write the same marker, so their order
-does not matter. What remains is a cache that loses the marker within that second (a memcached
-restart); the memcached plugin flushes a server that comes back for exactly that reason.
+Entries are untrusted: memcached is shared and may hold another version's entries. One of the
+wrong shape or type is a miss (reloaded from the store and replaced, logged once). Entries
+this process made itself carry the ``Cached`` type, which a decoded JSON value never has, so
+the in-process cache's hits cost no check.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -38,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from dalcore.api import WatchEvent
+from dalcore.api import NO_VALUE, WatchEvent
 from dalcore.errors import CorruptDataError
 
 if TYPE_CHECKING:
@@ -47,10 +56,36 @@ if TYPE_CHECKING:
     from dalcore._structures import Relation
 
 HOLD = "__dalcore_hold__"
-HOLD_SECONDS = 3.0
 FILL_MARGIN = 1.0
 
 Document = dict[str, Any]
+
+_log = logging.getLogger("dalcore.cache")
+_warned: set[str] = set()
+
+
+class Cached(list):  # type: ignore[type-arg]
+    """A cache entry this process built and checked; never mutated once made.
+
+    A subclass of list, so memcached stores it as a JSON array like any other; what comes back
+    from there is a plain list and is checked before use.
+    """
+
+    __slots__ = ()
+
+
+def unusable(kind: str, key: str, value: Any, reason: str) -> None:
+    """Log (once per kind of entry) a cache entry that had to be ignored."""
+    if kind not in _warned:
+        _warned.add(kind)
+        _log.warning(
+            "ignoring a malformed %s cache entry under %r (%s): %.80r; reloading from the store"
+            " (logged once per kind of entry)",
+            kind,
+            key,
+            reason,
+            value,
+        )
 
 
 def prefix(rt: Runtime, meta: HybridMeta) -> str:
@@ -126,19 +161,28 @@ def reverse_guids(
 
 def reverse_guids_at(rt: Runtime, cache_key: str, relation: Relation) -> list[str]:
     """:func:`reverse_guids` for a cache key (``"r:" + reverse prefix``) already made."""
+    if rt.sync is not None:
+        rt.sync()
     cached = rt.cache.get(cache_key)
-    if type(cached) is list:
+    if type(cached) is Cached:
         return cached  # shared with the cache: callers copy before handing it to users
+    token = None
+    if cached is not NO_VALUE:
+        if type(cached) is list and all(type(guid) is str for guid in cached):
+            return cached
+        if cached != HOLD:
+            unusable("reverse list", cache_key, cached, "expected a list of guids")
+        cached, token = rt.cache.gets(cache_key)
     base = cache_key[2:]
     started = time.monotonic()
     if relation.onetoone:
         entry = rt.store.get_many([base])[0]
-        found = [] if entry is None else [entry.value.decode()]
+        found = Cached([] if entry is None else [entry.value.decode()])
     else:
         cut = len(base)
-        found = [key[cut:] for key in rt.store.keys(base)]
+        found = Cached([key[cut:] for key in rt.store.keys(base)])
     if time.monotonic() - started < FILL_MARGIN:
-        rt.cache.add(cache_key, found, rt.object_ttl)
+        rt.cache.cas(cache_key, found, token, rt.object_ttl)
     return found
 
 
@@ -162,9 +206,13 @@ def decode(meta: HybridMeta, key: str, guid: str, raw: bytes) -> tuple[Document,
         raise CorruptDataError(key, f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise CorruptDataError(key, f"expected a JSON object, found {type(data).__name__}")
+    return _document(meta, key, guid, data)
+
+
+def _document(meta: HybridMeta, key: str, guid: str, data: dict[str, Any]) -> tuple[Document, bool]:
     doc: Document = {"guid": guid}
     stale = False
-    for name, check in meta.checks.items():
+    for name, check in meta.decode_checks.items():
         if name in data:
             try:
                 doc[name] = check(data[name])
@@ -177,6 +225,81 @@ def decode(meta: HybridMeta, key: str, guid: str, raw: bytes) -> tuple[Document,
         if name != "guid" and name not in meta.checks:
             stale = True
     return doc, stale
+
+
+_NONE = type(None)
+_ENTRY_TYPES: dict[Any, frozenset[type]] = {
+    str: frozenset({str, _NONE}),
+    int: frozenset({int, _NONE}),
+    float: frozenset({float, _NONE}),
+    bool: frozenset({bool, _NONE}),
+    list: frozenset({list, _NONE}),
+    dict: frozenset({dict, _NONE}),
+}
+
+
+class _EntryShape:
+    """The fields of a document as this process caches it, in order, and the type signatures
+    (the types of its values, in that order) found well typed so far."""
+
+    def __init__(self, meta: HybridMeta) -> None:
+        self.order = ("guid", *meta.decode_checks)
+        self.enums = [
+            (name, prop.type)
+            for name, prop in meta.properties.items()
+            if isinstance(prop.type, list)
+        ]
+        self.good: dict[tuple[type, ...], bool] = {}
+
+
+def _entry_shape(meta: HybridMeta) -> _EntryShape:
+    shape = meta.entry_shape = _EntryShape(meta)
+    return shape
+
+
+def cached_object(
+    meta: HybridMeta, key: str, guid: str, value: Any
+) -> tuple[int, Document, bool] | None:
+    """A cache entry that did not come from this process, checked as a stored document is:
+    ``[revision, document, stale]`` with every field of ``meta`` well typed, else None."""
+    if type(value) is not list or len(value) != 3:
+        if value is not NO_VALUE and value != HOLD:
+            unusable("object", key, value, "expected [revision, document, stale]")
+        return None
+    revision, data, stale = value
+    if type(revision) is not int or type(stale) is not bool or type(data) is not dict:
+        unusable("object", key, value, "expected [revision, document, stale]")
+        return None
+    # The usual case, an entry in the layout this process writes, whose type signature was
+    # seen before: no Python call per field (a reverse list of 100 from memcached checks 100).
+    shape = meta.entry_shape or _entry_shape(meta)
+    ordered = tuple(data) == shape.order
+    if ordered and data["guid"] == guid:
+        signature = tuple(map(type, data.values()))
+        if shape.good.get(signature):
+            for name, allowed in shape.enums:
+                if data[name] is not None and data[name] not in allowed:
+                    break
+            else:
+                return revision, data, stale
+    if data.get("guid") != guid:
+        unusable("object", key, value, f"expected the document of {guid}")
+        return None
+    try:
+        doc, missing = _document(meta, key, guid, data)
+    except CorruptDataError as exc:
+        unusable("object", key, value, str(exc))
+        return None
+    if missing or len(data) != len(doc):
+        unusable("object", key, value, f"expected the fields of {meta.name}")
+        return None
+    signature = tuple(map(type, data.values()))
+    if ordered and signature == tuple(map(type, doc.values())) and len(shape.good) < 1024:
+        # The checks kept every value's type (an int in a float field would become a float):
+        # later entries with these types take the short way. One signature per combination
+        # of None fields, in practice few.
+        shape.good[signature] = True
+    return revision, doc, stale
 
 
 # -- loading --------------------------------------------------------------------------------
@@ -226,16 +349,25 @@ def populate(obj: DataObject, revision: int, doc: Document, stale: bool) -> None
 def read(rt: Runtime, meta: HybridMeta, guid: str) -> tuple[int, Document, bool] | None:
     """The object's revision, document and staleness: from the cache, else from the store."""
     key = prefix(rt, meta) + guid
+    if rt.sync is not None:
+        rt.sync()
     cached = rt.cache.get("o:" + key)
-    if type(cached) is list:
+    if type(cached) is Cached:
         return cached[0], cached[1], cached[2]
+    token = None
+    if cached is not NO_VALUE:
+        checked = cached_object(meta, key, guid, cached)
+        if checked is not None:
+            return checked
+        # A hold or an unusable entry: replaced only if no save holds it again meanwhile.
+        cached, token = rt.cache.gets("o:" + key)
     started = time.monotonic()
     entry = rt.store.get_many([key])[0]
     if entry is None:
         return None
     doc, stale = decode(meta, key, guid, entry.value)
     if time.monotonic() - started < FILL_MARGIN:
-        rt.cache.add("o:" + key, [entry.revision, doc, stale], rt.object_ttl)
+        rt.cache.cas("o:" + key, Cached((entry.revision, doc, stale)), token, rt.object_ttl)
     return entry.revision, doc, stale
 
 
@@ -245,14 +377,23 @@ def read_many(
     """Like :func:`read` for many objects: one cache round trip, one store round trip."""
     base = prefix(rt, meta)
     keys = [base + guid for guid in guids]
+    if rt.sync is not None:
+        rt.sync()
     cached = rt.cache.get_many(["o:" + key for key in keys])
     result: list[tuple[int, Document, bool] | None] = [None] * len(keys)
     missing: list[int] = []
+    tokens: dict[int, Any] = {}
     for index, item in enumerate(cached):
-        if type(item) is list:
+        if type(item) is Cached:
             result[index] = (item[0], item[1], item[2])
-        else:
-            missing.append(index)
+            continue
+        if item is not NO_VALUE:
+            checked = cached_object(meta, keys[index], guids[index], item)
+            if checked is not None:
+                result[index] = checked
+                continue
+            tokens[index] = rt.cache.gets("o:" + keys[index])[1]
+        missing.append(index)
     if not missing:
         return result
     started = time.monotonic()
@@ -264,7 +405,8 @@ def read_many(
         doc, stale = decode(meta, keys[index], guids[index], entry.value)
         result[index] = (entry.revision, doc, stale)
         if fresh:
-            rt.cache.add("o:" + keys[index], [entry.revision, doc, stale], rt.object_ttl)
+            value = Cached((entry.revision, doc, stale))
+            rt.cache.cas("o:" + keys[index], value, tokens.get(index), rt.object_ttl)
     return result
 
 
@@ -296,15 +438,37 @@ def changed(
     held = {"o:" + key: HOLD for key in keys}
     held.update(("r:" + base, HOLD) for base in lists)
     if held:
-        rt.cache.set_many(held, HOLD_SECONDS)
+        rt.cache.set_many(held, rt.hold_seconds)
     tokens = {query_generation_key(rt, meta): new_generation() for meta in hybrids}
     if tokens:
         rt.cache.set_many(tokens)
 
 
-def fill_dynamic(rt: Runtime, key: str, value: Any, timeout: float, started: float) -> None:
+def fill_dynamic(rt: Runtime, key: str, value: Any, timeout: float, started: float) -> float | None:
+    """Cache a computed value as ``[value, expires]`` (wall clock); returns when it expires, or
+    None when the computation took too long to be cached."""
     if time.monotonic() - started < max(timeout, FILL_MARGIN):
-        rt.cache.set(key, [value], timeout)
+        expires = time.time() + timeout
+        rt.cache.set(key, Cached((value, expires)), timeout)
+        return expires
+    return None
+
+
+def cached_dynamic(key: str, value: Any, check: Callable[[Any], Any]) -> tuple[Any] | None:
+    """A dynamic's cache entry that did not come from this process: ``[value, expires]`` (or
+    ``[value]``, as older versions wrote) passing the dynamic's type check, else None."""
+    if value is NO_VALUE:
+        return None
+    if type(value) is list and (
+        len(value) == 1 or (len(value) == 2 and type(value[1]) in (int, float))
+    ):
+        try:
+            return (check(value[0]),)
+        except (TypeError, ValueError) as exc:
+            unusable("dynamic", key, value, str(exc))
+            return None
+    unusable("dynamic", key, value, "expected [value, expires]")
+    return None
 
 
 def invalidation_feed(rt: Runtime) -> Callable[[WatchEvent], None]:
@@ -313,7 +477,7 @@ def invalidation_feed(rt: Runtime) -> Callable[[WatchEvent], None]:
     generation of its hybrid."""
     scope = f"{rt.namespace}/" if rt.namespace else ""
     relations = scope + ".rel/"
-
+    cache = rt.local_cache
     own = rt.own_revisions
 
     def on_change(event: WatchEvent) -> None:
@@ -324,9 +488,9 @@ def invalidation_feed(rt: Runtime) -> Callable[[WatchEvent], None]:
         if key.startswith(relations):
             # Many-to-one lists are cached under the prefix ending in "/", one-to-one under
             # the key itself; the event cannot tell which, so hold both.
-            rt.cache.set_many({"r:" + key[:cut]: HOLD, "r:" + key: HOLD}, HOLD_SECONDS)
+            cache.set_many({"r:" + key[:cut]: HOLD, "r:" + key: HOLD}, rt.hold_seconds)
         elif not key[len(scope) :].startswith("."):
-            rt.cache.set("o:" + key, HOLD, HOLD_SECONDS)
-            rt.cache.set("g:" + key[:cut], new_generation())
+            cache.set("o:" + key, HOLD, rt.hold_seconds)
+            cache.set("g:" + key[:cut], new_generation())
 
     return on_change

@@ -18,7 +18,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from dalcore._plugins import open_persistent, open_volatile, plugin_manager
-from dalcore.api import Check, Operation, PersistentStore, VolatileCache, WatchEvent
+from dalcore.api import (
+    Check,
+    Operation,
+    PersistentStore,
+    VolatileCache,
+    WatchEvent,
+    WatchHandle,
+)
 from dalcore.errors import ConfigurationError
 
 if sys.version_info >= (3, 11):
@@ -40,6 +47,8 @@ class Settings:
     #: Seconds a whole object stays in the volatile cache (invalidation keeps it correct;
     #: the TTL only bounds memory and the reach of a cache that lost an invalidation).
     object_ttl: float = 600.0
+    #: How often a save merges and retries after losing to a concurrent writer.
+    save_attempts: int = 16
 
 
 def load_settings(config_file: str | None = None) -> Settings:
@@ -80,7 +89,12 @@ def _read_config(path: str) -> dict[str, Any]:
 
 
 class Runtime:
-    """The stores in use and the namespace all keys live under."""
+    """The stores in use and the namespace all keys live under.
+
+    ``sync`` is the read barrier (None when the cache needs none): with a per-process cache
+    in front of a store other processes write to, every cached read calls it first, so that a
+    load never returns an older version than a save that returned before the load began.
+    """
 
     def __init__(
         self,
@@ -88,13 +102,26 @@ class Runtime:
         cache: VolatileCache,
         namespace: str,
         object_ttl: float,
+        *,
+        hold_seconds: float = 3.0,
+        sync_timeout: float = 10.0,
+        save_attempts: int = 16,
     ) -> None:
         if "/" in namespace.strip("/"):
             raise ConfigurationError(f"namespace must be one path segment: {namespace!r}")
+        if save_attempts < 1:
+            raise ConfigurationError(f"save_attempts must be at least 1: {save_attempts!r}")
         self.store = store
         self.cache = cache
         self.namespace = namespace.strip("/")
         self.object_ttl = object_ttl
+        #: How long a hold outlives the save that set it when no reader replaces it.
+        self.hold_seconds = hold_seconds
+        #: How often a save merges and retries after losing to a concurrent writer.
+        self.save_attempts = save_attempts
+        #: The per-process part of the cache, which only the store's watch can invalidate.
+        self.local_cache: VolatileCache = getattr(cache, "local", cache)
+        self.sync: Callable[[], None] | None = None
         self._watch = None
         self.own_revisions: set[int] = set()
         self.feed_lock = threading.Lock()
@@ -115,7 +142,30 @@ class Runtime:
                         return
                 self.apply_change(event)
 
-            self._watch = store.watch(scope, on_change)
+            self._watch = watch = store.watch(scope, on_change)
+            if type(watch).sync is WatchHandle.sync:
+                watch.cancel()
+                raise ConfigurationError(
+                    f"a per-process cache ({cache.endpoint}) in front of {store.endpoint} needs "
+                    "a watch that can sync, which this store's watch cannot: configure a shared "
+                    "cache (memcached://...) or none://"
+                )
+            barrier = watch.sync
+
+            def sync() -> None:
+                # Not installed for a synchronous watch (see below): this runs on every read.
+                barrier(sync_timeout)
+                if self.deferred:
+                    # Set aside while one of this process's commits was under way: perhaps
+                    # its own echo, perhaps another process's commit. Applying an own echo
+                    # early only repeats what that commit's save does anyway.
+                    with self.feed_lock:
+                        replay, self.deferred = self.deferred, []
+                    for event in replay:
+                        self.apply_change(event)
+
+            if not watch.synchronous:
+                self.sync = sync
         hook = plugin_manager().hook
         # Hooks with no implementation are skipped on the hot path.
         self.before_save = (
@@ -172,8 +222,13 @@ def configure(
     hybrids: Sequence[str] | None = None,
     config_file: str | None = None,
     object_ttl: float | None = None,
+    save_attempts: int | None = None,
 ) -> Runtime:
     """Choose the stores (URLs or ready instances); anything not given comes from the settings.
+
+    ``volatile`` may name two caches, a per-process one in front of a shared one
+    (``"memory:// memcached://h:11211"`` or a list of two URLs); ``none://`` caches nothing.
+    ``save_attempts`` bounds how often a save merges and retries after losing a race.
 
     Replaces (and closes) a previous configuration. ``hybrids`` names packages whose modules
     are imported so that their hybrids exist (one hybrid per module, as the original DAL did).
@@ -182,11 +237,13 @@ def configure(
     settings = load_settings(config_file)
     store = persistent if persistent is not None else settings.persistent
     cache = volatile if volatile is not None else settings.volatile
+    ttl = object_ttl if object_ttl is not None else settings.object_ttl
     runtime = Runtime(
         store if isinstance(store, PersistentStore) else open_persistent(store),
-        cache if isinstance(cache, VolatileCache) else open_volatile(cache),
+        cache if isinstance(cache, VolatileCache) else open_cache(cache, ttl),
         namespace if namespace is not None else settings.namespace,
-        object_ttl if object_ttl is not None else settings.object_ttl,
+        ttl,
+        save_attempts=save_attempts if save_attempts is not None else settings.save_attempts,
     )
     for package in hybrids if hybrids is not None else settings.hybrids:
         import_hybrids(package)
@@ -196,6 +253,26 @@ def configure(
     if previous is not None:
         previous.close()
     return runtime
+
+
+def open_cache(spec: str | Sequence[str], local_ttl: float = 600.0) -> VolatileCache:
+    """The cache one URL names, or two in front of each other (whitespace or a list)."""
+    urls = spec.split() if isinstance(spec, str) else list(spec)
+    if len(urls) == 1:
+        return open_volatile(urls[0])
+    if len(urls) != 2:
+        raise ConfigurationError(
+            f"volatile: expected one cache URL, or a per-process and a shared one; got {spec!r}"
+        )
+    from dalcore._backends.tiered import TieredCache
+
+    local, shared = open_volatile(urls[0]), open_volatile(urls[1])
+    try:
+        return TieredCache(local, shared, local_ttl)
+    except ValueError as exc:
+        local.close()
+        shared.close()
+        raise ConfigurationError(f"volatile {spec!r}: {exc}") from None
 
 
 def runtime() -> Runtime:

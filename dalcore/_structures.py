@@ -21,10 +21,11 @@ def type_name(kind: Any) -> str:
     return str(kind.__name__)
 
 
-def make_check(owner: str, name: str, kind: Any) -> Check:
+def make_check(owner: str, name: str, kind: Any, decoded: bool = False) -> Check:
     """A function validating (and normalising) one value of type ``kind``; None always passes.
 
-    Built once per field so that an assignment costs one call and an isinstance.
+    Built once per field so that an assignment costs one call and an isinstance. ``decoded``:
+    for values that come out of a JSON decoder, where a list or dict needs no walk.
     """
     if isinstance(kind, list):
         allowed = list(kind)
@@ -55,6 +56,16 @@ def make_check(owner: str, name: str, kind: Any) -> Check:
             raise TypeError(f"expected int, got {type(value).__name__} {value!r}")
 
         return check_int
+    if kind in (list, dict) and not decoded:
+
+        def check_container(value: Any) -> Any:
+            if value is None:
+                return value
+            if not isinstance(value, kind):
+                raise TypeError(f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
+            return json_value(value)
+
+        return check_container
     if kind in SIMPLE_TYPES:
 
         def check_simple(value: Any) -> Any:
@@ -67,6 +78,41 @@ def make_check(owner: str, name: str, kind: Any) -> Check:
         f"{owner}.{name}: type must be one of str, int, float, bool, list, dict "
         f"or a list of allowed values, not {kind!r}"
     )
+
+
+_JSON_SCALARS = (str, int, bool, type(None))
+
+
+def json_value(value: Any, at: str = "") -> Any:
+    """``value`` as it will be stored and read back: a tuple becomes a list (JSON has only
+    arrays). Raise ValueError for NaN and infinities (JSON has none: they would come back as
+    null) and TypeError for what JSON cannot hold (sets, objects, non-str keys), naming where.
+
+    Returns ``value`` itself unless a tuple had to be turned into a list.
+    """
+    kind = type(value)
+    if kind in _JSON_SCALARS:
+        return value
+    if kind is float:
+        if math.isfinite(value):
+            return value
+        raise ValueError(f"{value!r} at {at or 'top level'}: JSON has no NaN or infinity")
+    if kind is dict:
+        changed = None
+        for key, item in value.items():
+            if type(key) is not str:
+                raise TypeError(f"key {key!r} at {at or 'top level'}: keys must be str")
+            kept = json_value(item, f"{at}[{key!r}]")
+            if kept is not item:
+                changed = changed or dict(value)
+                changed[key] = kept
+        return value if changed is None else changed
+    if kind is list or kind is tuple:
+        items = [json_value(item, f"{at}[{index}]") for index, item in enumerate(value)]
+        if kind is tuple or any(new is not old for new, old in zip(items, value, strict=True)):
+            return items
+        return value
+    raise TypeError(f"{kind.__name__} {value!r} at {at or 'top level'} cannot be stored as JSON")
 
 
 def _check_name(kind: str, name: Any) -> None:

@@ -187,6 +187,10 @@ class WatchEvent(NamedTuple):
 class WatchHandle(abc.ABC):
     """Returned by :meth:`PersistentStore.watch`; stops the notifications when cancelled."""
 
+    #: True when every event reaches the callback before the commit that caused it returns
+    #: (a store living in one process): :meth:`sync` then has nothing to wait for.
+    synchronous: ClassVar[bool] = False
+
     @abc.abstractmethod
     def cancel(self) -> None: ...
 
@@ -201,7 +205,7 @@ class WatchHandle(abc.ABC):
         A store whose watch cannot do this leaves it unimplemented; dalcore then refuses a
         per-process cache in front of it (a shared cache still works).
         """
-        raise UnsupportedError(f"{type(self).__name__} cannot sync")
+        raise UnsupportedError(type(self).__name__, "sync")
 
 
 class StoreLock(abc.ABC):

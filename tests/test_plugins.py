@@ -27,6 +27,7 @@ def test_builtin_backends_are_declared_as_entry_points() -> None:
         "memory": "dalcore._backends.memory",
         "sqlite": "dalcore._backends.sqlite",
         "local": "dalcore._backends.local",
+        "tiered": "dalcore._backends.tiered",
     }
 
 

@@ -54,6 +54,8 @@ class _Store(Protocol):
 
     def _run(self, work: Callable[[sqlite3.Connection], T], key: str | None = None) -> T: ...
 
+    def _connect(self) -> sqlite3.Connection: ...
+
 
 def _bound(prefix: str) -> str | None:
     # As in sqlite.py: a bound on a lone surrogate cannot be encoded; U+E000 bounds the same keys.
@@ -88,6 +90,9 @@ class _Watch(WatchHandle):
         # Reentrant: a callback may cancel its own watch.
         self.delivering = threading.RLock()
 
+    def sync(self, timeout: float) -> None:
+        self._poller.sync()
+
     def cancel(self) -> None:
         """Stop the notifications; once this returns, the callback is not called again."""
         self._poller.remove(self)
@@ -118,8 +123,16 @@ class Poller:
 
     def _fresh_state(self) -> None:
         self._lock = threading.Lock()
+        # Held for a whole read-and-deliver round, by the thread and by sync() alike, so a
+        # round never delivers rows another round is still delivering, nor moves the position
+        # back.
+        self._round = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # sync(): a connection of its own, as PRAGMA data_version compares calls on one
+        # connection; and the version after which the log was last read to its end.
+        self._probe: sqlite3.Cursor | None = None
+        self._synced: int | None = None
 
     # -- registration ---------------------------------------------------------------------
 
@@ -140,6 +153,32 @@ class Poller:
             if watch in self._watches:
                 self._watches.remove(watch)
 
+    def sync(self) -> None:
+        """Deliver, before returning, every change committed before the call.
+
+        ``PRAGMA data_version`` changes when any other connection, in any process, committed
+        to the file; it reads the WAL index in shared memory, about 1.5 us. Only when it
+        changed is the log read, here, to its end (what the thread would deliver at its next
+        poll).
+        """
+        with self._round:
+            if self._closed:
+                raise StoreUnavailableError(self._store.endpoint, "the store was closed")
+            try:
+                probe = self._probe
+                if probe is None:
+                    probe = self._probe = self._store._connect().cursor()
+                probe.execute("PRAGMA data_version")
+                version: int = probe.fetchone()[0]
+            except sqlite3.Error as exc:
+                self._probe = None
+                raise StoreUnavailableError(self._store.endpoint, exc) from exc
+            if version == self._synced:
+                return
+            while self._poll_round(self._stop) == _MORE:
+                pass
+            self._synced = version
+
     def _start(self) -> None:
         # Daemon: a store nobody closed must not keep the interpreter from exiting.
         self._thread = threading.Thread(
@@ -157,9 +196,14 @@ class Poller:
             thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(10.0)  # a callback stuck for longer is left behind (daemon thread)
+        with self._round:
+            probe, self._probe = self._probe, None
+        if probe is not None:
+            probe.connection.close()
 
     def after_fork_in_child(self) -> None:
         """In a forked child (called by the store): new locks and thread, same watches."""
+        # The parent's probe connection is dropped unclosed, like the store's pool.
         self._fresh_state()
         for watch in self._watches:
             watch.delivering = threading.RLock()
@@ -190,6 +234,11 @@ class Poller:
                 stop.wait(self.interval)
 
     def _poll_once(self, stop: threading.Event) -> str:
+        with self._round:
+            return self._poll_round(stop)
+
+    def _poll_round(self, stop: threading.Event) -> str:
+        # Caller holds self._round.
         with self._lock:
             if stop.is_set() or not self._watches:
                 if self._thread is threading.current_thread():

@@ -30,6 +30,9 @@ class LocalCache(VolatileCache):
         self.max_entries = max_entries
         self._data: OrderedDict[str, tuple[Any, float]] = OrderedDict()
         self._lock = threading.Lock()
+        #: Counts deletions and clears. Copies of values kept outside the cache (the engine
+        #: keeps a dynamic's value on its object) are good only while it has not changed.
+        self.epoch = 0
 
     def _store(self, key: str, value: Any, ttl: float | None) -> None:
         # Caller holds the lock.
@@ -102,10 +105,12 @@ class LocalCache(VolatileCache):
 
     def delete(self, key: str) -> None:
         with self._lock:
+            self.epoch += 1
             self._data.pop(key, None)
 
     def delete_many(self, keys: Iterable[str]) -> None:
         with self._lock:
+            self.epoch += 1
             for key in keys:
                 self._data.pop(key, None)
 
@@ -123,6 +128,7 @@ class LocalCache(VolatileCache):
 
     def clear(self) -> None:
         with self._lock:
+            self.epoch += 1
             self._data.clear()
 
     def __len__(self) -> int:

@@ -33,8 +33,14 @@ from dalcore.hookspecs import Provided, hookimpl
 
 
 class _Watch(WatchHandle):
+    # Events are delivered by commit() itself, before it returns.
+    synchronous = True
+
     def __init__(self, store: MemoryStore, prefix: str, callback: Callable[[WatchEvent], None]):
         self.store, self.prefix, self.callback = store, prefix, callback
+
+    def sync(self, timeout: float) -> None:
+        pass
 
     def cancel(self) -> None:
         with self.store._lock:

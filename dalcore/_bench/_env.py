@@ -16,11 +16,10 @@ import shutil
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from dalcore._bench._harness import Settings
-from dalcore.api import NO_VALUE, VolatileCache
 from dalcore.testing.servers import ServerProcess, free_port
 
 #: memcached servers started for the memcached cases: two, so that "one round trip per server"
@@ -39,41 +38,6 @@ ETCD_MAX_TXN_OPS = 10_000
 
 class Missing(Exception):
     """A server binary or plugin the case needs is not installed (the case is skipped)."""
-
-
-class NullCache(VolatileCache):
-    """A volatile cache that never holds anything: dalcore with its caches switched off.
-
-    Every read misses, writes vanish, and ``add`` succeeds (nobody else can hold what this cache
-    never stores), so a ``locked`` dynamic simply computes. dalcore ships no such backend: a
-    cache is always configured, so this is how the benchmarks measure the bare store path.
-    """
-
-    endpoint = "null://"
-
-    def get(self, key: str) -> Any:
-        return NO_VALUE
-
-    def get_many(self, keys: Sequence[str]) -> list[Any]:
-        return [NO_VALUE] * len(keys)
-
-    def set_many(self, items: Mapping[str, Any], ttl: float | None = None) -> None:
-        pass
-
-    def set(self, key: str, value: Any, ttl: float | None = None) -> None:
-        pass
-
-    def add(self, key: str, value: Any, ttl: float | None = None) -> bool:
-        return True
-
-    def delete_many(self, keys: Iterable[str]) -> None:
-        pass
-
-    def incr(self, key: str, delta: int = 1, ttl: float | None = None) -> int:
-        return delta
-
-    def clear(self) -> None:
-        pass
 
 
 class Environment:

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from dalcore._backends.tiered import NullCache
 from dalcore._bench._common import (
     cached_object_key,
     configured,
@@ -19,7 +20,7 @@ from dalcore._bench._common import (
     settle,
     stored_item,
 )
-from dalcore._bench._env import Environment, NullCache
+from dalcore._bench._env import Environment
 from dalcore._bench._harness import Stat, loop, measure, unrolled
 from dalcore._bench._model import BenchItem, make_item
 from dalcore._bench._results import (

@@ -14,6 +14,7 @@ GROUPS: dict[str, str] = {
     "saves": "dalcore._bench._saves:saves",
     "queries": "dalcore._bench._queries:queries",
     "memory": "dalcore._bench._objects:memory",
+    "coherence": "dalcore._bench._coherence:coherence",
 }
 
 

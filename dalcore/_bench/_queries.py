@@ -13,8 +13,9 @@ from typing import Any
 
 import dalcore
 from dalcore import _objcache
+from dalcore._backends.tiered import NullCache
 from dalcore._bench._common import configured
-from dalcore._bench._env import Environment, NullCache
+from dalcore._bench._env import Environment
 from dalcore._bench._harness import Measured, Stat, loop, measure
 from dalcore._bench._model import QUERY_MATCHES, BenchItem, make_item
 from dalcore._bench._results import (

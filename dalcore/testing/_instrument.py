@@ -9,6 +9,7 @@ while :func:`dalcore.configure` closes whatever the previous configuration used.
 
 from __future__ import annotations
 
+import collections
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -110,6 +111,8 @@ class InstrumentedCache(VolatileCache):
         # A wrapped process-local cache must still get the engine's watch feed.
         self.process_local = inner.process_local  # type: ignore[misc]
         self.calls: Counter[str] = Counter()
+        #: The last keys written with set/set_many, newest last (for tests that find a key).
+        self.written: collections.deque[str] = collections.deque(maxlen=256)
         self._lock = threading.Lock()
 
     def _count(self, method: str) -> None:
@@ -126,10 +129,12 @@ class InstrumentedCache(VolatileCache):
 
     def set_many(self, items: Mapping[str, Any], ttl: float | None = None) -> None:
         self._count("set_many")
+        self.written.extend(items)
         self.inner.set_many(items, ttl)
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         self._count("set")
+        self.written.append(key)
         self.inner.set(key, value, ttl)
 
     def add(self, key: str, value: Any, ttl: float | None = None) -> bool:
@@ -147,6 +152,18 @@ class InstrumentedCache(VolatileCache):
     def incr(self, key: str, delta: int = 1, ttl: float | None = None) -> int:
         self._count("incr")
         return self.inner.incr(key, delta, ttl)
+
+    @property
+    def epoch(self) -> Any:
+        return getattr(self.inner, "epoch", None)
+
+    def gets(self, key: str) -> tuple[Any, Any]:
+        self._count("gets")
+        return self.inner.gets(key)
+
+    def cas(self, key: str, value: Any, token: Any, ttl: float | None = None) -> bool:
+        self._count("cas")
+        return self.inner.cas(key, value, token, ttl)
 
     def clear(self) -> None:
         self.inner.clear()

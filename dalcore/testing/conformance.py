@@ -770,11 +770,12 @@ class VolatileCacheConformance:
     def test_cas_loses_to_any_write_in_between(self, cache: VolatileCache) -> None:
         # A cache may refuse every cas on an existing key (the default): then nothing below
         # is stored, which is also correct. What must never happen is an overwrite.
-        for write in (
+        writes: list[Callable[[], None]] = [
             lambda: cache.set("k", "other"),
             lambda: cache.set_many({"k": "other"}),
             lambda: cache.delete("k"),
-        ):
+        ]
+        for write in writes:
             cache.set("k", "seen")
             _, token = cache.gets("k")
             write()

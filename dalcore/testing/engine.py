@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import dalcore
@@ -86,6 +86,28 @@ from dalcore.testing._instrument import InstrumentedCache, InstrumentedStore
 from dalcore.testing.conformance import run_processes
 
 __all__ = ["Dal", "EngineBehaviour"]
+
+
+#: What a cache may hand back: any JSON value, with shapes close to dalcore's own entries
+#: (three-element lists, guid lists, dicts with a guid) over-represented.
+_INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)  # what JSON encoders take
+_JSON = st.recursive(
+    st.none() | st.booleans() | _INT64 | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+CACHE_ENTRIES = st.one_of(
+    _JSON,
+    st.tuples(_JSON, _JSON, _JSON).map(list),
+    st.tuples(_INT64, st.dictionaries(st.sampled_from(["guid", "label", "x"]), _JSON), _JSON).map(
+        list
+    ),
+    st.lists(st.text(max_size=40), max_size=3),
+    st.tuples(_JSON).map(list),
+    st.just("__dalcore_hold__"),
+)
 
 
 class Dal:
@@ -564,6 +586,40 @@ class EngineBehaviour:
         with pytest.raises(ValidationError, match=r"Backend\.backend_type.*BackendType"):
             Backend(name="b").backend_type = Gauge(name="not a type")
 
+    def test_nan_and_infinity_inside_lists_and_dicts_are_refused(self, dal: Dal) -> None:
+        sample = Sample(items=[1], mapping={"k": 1.5})
+        sample.save()
+        before = dal.stored(sample)
+        for field, bad in (
+            ("items", [float("nan")]),
+            ("items", [1, {"deep": [float("inf")]}]),
+            ("mapping", {"x": float("-inf")}),
+            ("mapping", {"x": (1, float("nan"))}),
+        ):
+            with pytest.raises(ValidationError, match=rf"Sample\.{field}.*NaN or infinity"):
+                setattr(sample, field, bad)
+        assert (sample.items, sample.mapping) == ([1], {"k": 1.5})  # assignments refused
+        # Changed in place after assignment: refused by the save, nothing written.
+        sample.items.append(float("nan"))
+        with pytest.raises(ValidationError, match=r"Sample\.items.*\[1\]"):
+            sample.save()
+        sample.mapping["bad"] = {1: "non-str key"}
+        sample.items.pop()
+        with pytest.raises(ValidationError, match=r"Sample\.mapping.*keys must be str"):
+            sample.save()
+        assert dal.stored(sample) == before
+
+    def test_a_tuple_inside_a_list_or_dict_is_kept_as_a_list(self, dal: Dal) -> None:
+        # JSON has only arrays: the value is a list from assignment on, as it reads back.
+        sample = Sample(items=[(1, 2), [3, (4,)]], mapping={"pair": ("a", "b")})
+        assert sample.items == [[1, 2], [3, [4]]] and sample.mapping == {"pair": ["a", "b"]}
+        sample.save()
+        dal.cache.clear()
+        loaded = Sample(sample.guid)
+        assert (loaded.items, loaded.mapping) == (sample.items, sample.mapping)
+        with pytest.raises(ValidationError, match=r"Sample\.items.*expected list"):
+            sample.items = (1, 2)  # the property itself must be a list
+
     def test_non_json_values_are_refused(self, dal: Dal) -> None:
         sample = Sample()
         for bad in (float("nan"), float("inf")):
@@ -576,9 +632,8 @@ class EngineBehaviour:
         sample = Sample(number=2**64)
         with pytest.raises(ValidationError, match=r"Sample\.number"):
             sample.save()
-        sample = Sample(mapping={"ok": {1, 2}})
         with pytest.raises(ValidationError, match=r"Sample\.mapping"):
-            sample.save()
+            Sample(mapping={"ok": {1, 2}}).save()  # refused at assignment already
         assert dal.stored_keys() == []
 
     def test_none_until_save_then_mandatory_checked(self, dal: Dal) -> None:
@@ -604,6 +659,75 @@ class EngineBehaviour:
         loaded = Animal(first.guid)
         loaded.tags.append("local only")
         assert Animal(first.guid).tags == ["x"]  # the cached document was not touched
+
+    def test_a_saved_object_is_cached_again_by_the_next_load(self, dal: Dal) -> None:
+        # A save holds the entry; the first load replaces the hold (cas), so an object saved
+        # every second is still served from the cache between saves.
+        gauge = Gauge(name="hot")
+        gauge.save()
+        key = "o:" + dal.key(gauge)
+        for level in (1, 2, 3):
+            loaded = Gauge(gauge.guid)
+            loaded.level = level
+            loaded.save()
+            assert dal.cache.get(key) == "__dalcore_hold__"
+            assert Gauge(gauge.guid).level == level
+            entry = dal.cache.get(key)
+            assert isinstance(entry, list) and entry[1]["level"] == level, entry
+            store_reads = dal.store.calls["get_many"]
+            assert Gauge(gauge.guid).level == level
+            assert dal.store.calls["get_many"] == store_reads  # a cache hit
+
+    @settings(
+        max_examples=60,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.differing_executors,
+        ],
+    )
+    @given(entry=CACHE_ENTRIES, where=st.sampled_from(["object", "list", "dynamic", "query"]))
+    def test_a_malformed_cache_entry_is_a_miss(self, dal: Dal, entry: Any, where: str) -> None:
+        # The cache is shared and unauthenticated (memcached) and may hold another version's
+        # entries: whatever sits under a key is read as untrusted input, never raised on.
+        parent = Node(label="parent")
+        parent.save()
+        label = uuid.uuid4().hex  # examples share the namespace: the query must find one
+        child = Node(label=label, parent=parent)
+        child.save()
+        gauge = Gauge(name="g", level=3)
+        gauge.save()
+        query = Node.where(label=label)
+        assert [n.guid for n in query] == [child.guid]
+        keys = {
+            "object": "o:" + dal.key(child),
+            "list": f"r:{dal.ns}/.rel/node/parent/{parent.guid}/",
+            "dynamic": f"d:{dal.key(gauge)}:cached",
+        }
+        if where == "query":
+            written = [key for key in dal.cache.written if key.startswith("q:")]
+            keys["query"] = written[-1]
+        # A well-formed entry is believed (a cache is trusted with what its shape allows);
+        # what is asked here is that anything else is not.
+        well_formed = {
+            "list": type(entry) is list and all(type(item) is str for item in entry),
+            "dynamic": type(entry) is list
+            and (len(entry) == 1 or (len(entry) == 2 and type(entry[1]) in (int, float)))
+            and type(entry[0]) in (int, type(None)),
+            "query": type(entry) is list
+            and len(entry) == 4
+            and all(type(p) is list and all(type(i) is str for i in p) for p in entry[:3])
+            and type(entry[3]) is bool,
+            "object": False,  # a full, well-typed document of the child: never generated
+        }
+        assume(not well_formed[where])
+        dal.cache.set(keys[where], entry)
+        assert Node(child.guid).label == label
+        assert Node(child.guid).parent.guid == parent.guid
+        assert [n.guid for n in Node(parent.guid).children] == [child.guid]
+        assert Node(parent.guid).children_guids == [child.guid]
+        assert [n.guid for n in Node.where(label=label)] == [child.guid]
+        assert Gauge(gauge.guid).cached == 3
 
     # Each backend's subclass runs these (differing executors); the fixture is reused on purpose:
     # every example makes a fresh object with a fresh guid.
@@ -1010,6 +1134,19 @@ class EngineBehaviour:
         assert gauge.nothing is None and _calls(gauge, "nothing") == 2
         with pytest.raises(UnknownFieldError):
             gauge.invalidate_dynamics("level")
+
+    def test_a_dynamic_read_again_follows_invalidation_elsewhere(self, dal: Dal) -> None:
+        # A per-process cache lets an object keep the value it read; that copy must still
+        # give way to invalidate_dynamics() on another instance and to a cleared cache.
+        gauge = self._gauge(level=1)
+        reader, other = Gauge(gauge.guid), Gauge(gauge.guid)
+        assert [reader.cached for _ in range(5)] == [1] * 5
+        assert other.cached == 1 and _calls(gauge, "cached") == 1
+        other.invalidate_dynamics("cached")
+        assert reader.cached == 1 and _calls(gauge, "cached") == 2  # computed again
+        dal.cache.clear()
+        assert reader.cached == 1 and _calls(gauge, "cached") == 3
+        assert other.cached == 1 and _calls(gauge, "cached") == 3  # the value just filled
 
     # == Object cache =========================================================================
 

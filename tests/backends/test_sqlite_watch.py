@@ -455,7 +455,7 @@ def test_a_save_in_one_process_reaches_the_cache_of_another(
             pass
 
     def cached(key: str) -> bool:
-        return type(rt.cache.get(key)) is list
+        return isinstance(rt.cache.get(key), list)
 
     rack_guid = process_a("create")
     object_key = "o:" + prefix(rt, Rack._meta) + rack_guid

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from operator import attrgetter
 from typing import Any
 
 import grpc  # type: ignore[import-untyped,unused-ignore]
@@ -22,6 +23,9 @@ from dalcore.errors import DalcoreError, StoreUnavailableError
 from dalcore_etcd._client import Connection, Member, describe
 
 log = logging.getLogger("dalcore.etcd")
+
+_RANGE = attrgetter("kv.Range")
+_PUT = attrgetter("kv.Put")
 
 _DELETE = kv_pb2.Event.DELETE
 
@@ -52,9 +56,14 @@ class PrefixWatch(WatchHandle):
         key: Callable[[bytes], str],
         callback: Callable[[WatchEvent], None],
         forget: Callable[[PrefixWatch], None],
+        sentinel: bytes,
     ) -> None:
         self._conn = conn
         self._low, self._high = low, high
+        self._sentinel = sentinel  # a key inside [low, high) that only sync() writes to
+        # The revision up to which every change in range has reached the callback.
+        self._reached = 0
+        self._progress = threading.Condition()
         self._key = key
         self._callback = callback
         self._forget = forget
@@ -127,6 +136,7 @@ class PrefixWatch(WatchHandle):
         if response.created:
             if self._next_revision == 0:
                 self._next_revision = int(response.header.revision) + 1
+                self._advance(int(response.header.revision))
             self._failure = None
             self._created.set()
         if response.canceled:
@@ -147,6 +157,42 @@ class PrefixWatch(WatchHandle):
             except Exception:
                 # One failing subscriber must not silence the watch for good.
                 log.exception("watch callback failed on %r", kv.key)
+        if response.events:
+            self._advance(int(response.events[-1].kv.mod_revision))
+
+    def _advance(self, revision: int) -> None:
+        with self._progress:
+            if revision > self._reached:
+                self._reached = revision
+                self._progress.notify_all()
+
+    def _wait(self, revision: int, timeout: float) -> bool:
+        with self._progress:
+            return self._progress.wait_for(lambda: self._reached >= revision, max(0.0, timeout))
+
+    def sync(self, timeout: float) -> None:
+        """Return once every change committed before the call has reached the callback.
+
+        etcd's current revision comes from a linearizable read (one round trip). Usually the
+        watch has already delivered it. If not, either its events are still on their way, or
+        the revision belongs to a key outside the watched range, which the watch never reports.
+        A write to a key of our own inside the range tells the two apart: etcd delivers a
+        watch's events in revision order, so once that write arrives, so has everything before.
+        (etcd 3.4's progress requests cannot serve here: they may overtake pending events.)
+        """
+        deadline = time.monotonic() + timeout
+        head = self._conn.unary(
+            _RANGE, etcdrpc.RangeRequest(key=self._low, count_only=True)
+        ).header.revision
+        if self._wait(int(head), 0.005):
+            return
+        put = self._conn.unary(_PUT, etcdrpc.PutRequest(key=self._sentinel, value=b""))
+        if not self._wait(int(put.header.revision), deadline - time.monotonic()):
+            raise StoreUnavailableError(
+                self._conn.config.shown,
+                f"the watch did not catch up with revision {put.header.revision} "
+                f"within {timeout:g}s",
+            )
 
     def cancel(self) -> None:
         self._cancelled.set()

@@ -175,6 +175,8 @@ class EtcdStore(PersistentStore):
             self._key,
             callback,
             self._forget,
+            # One key for every process: any write inside the range serves as the sentinel.
+            self._raw(f"{prefix}.sync"),
         )
         with self._watches_lock:
             self._watches.add(handle)

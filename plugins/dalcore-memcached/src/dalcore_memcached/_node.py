@@ -100,6 +100,9 @@ class Node:
         )
         #: Read without the lock on every call; only written under it.
         self.up = True
+        #: How often the server went down: a cas token from before a fall is refused, since a
+        #: restarted server hands out cas uniques from scratch.
+        self.falls = 0
         self._lock = threading.Lock()
         self._retry_at = 0.0
         self._recovering = False
@@ -285,6 +288,7 @@ class Node:
     def _went_down(self, what: str, exc: BaseException, dirty: Iterable[bytes]) -> None:
         with self._lock:
             self._add_dirty(dirty)
+            self.falls += 1
             if self.up:
                 self.up = False
                 self._down_since = time.monotonic()

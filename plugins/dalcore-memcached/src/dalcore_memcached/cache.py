@@ -186,6 +186,38 @@ class MemcachedCache(VolatileCache):
         except Unavailable:
             return False
 
+    def gets(self, key: str) -> tuple[Any, Any]:
+        raw, node = self._route(key)
+        falls = node.falls
+        try:
+            value, unique = node.call("gets", lambda: node.client.gets(raw))
+        except Unavailable:
+            return NO_VALUE, None
+        if unique is None:
+            return NO_VALUE, None
+        # An undecodable value still gets a token, so that it can be replaced.
+        return value, (falls, unique)
+
+    def cas(self, key: str, value: Any, token: Any, ttl: float | None = None) -> bool:
+        if token is None:
+            return self.add(key, value, ttl)
+        data = encode(value)
+        if len(data) > self.max_value_size:
+            return False
+        raw, node = self._route(key)
+        falls, unique = token
+        if falls != node.falls:
+            return False
+        expire = exptime(ttl)
+        try:
+            # Not marked dirty: a cas that may have landed replaced exactly what its gets saw.
+            stored = node.call(
+                "cas", lambda: node.client.cas(raw, data, unique, expire=expire, noreply=False)
+            )
+        except Unavailable:
+            return False
+        return stored is True
+
     def delete(self, key: str) -> None:
         self.delete_many([key])
 
