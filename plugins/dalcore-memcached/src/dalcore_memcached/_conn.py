@@ -11,8 +11,11 @@ runs a handshake before anything else travels on it:
    *incarnation* of the server this connection talks to. A TCP connection cannot outlive the
    process at its other end, so every reply read on it comes from that incarnation.
 
-``cas`` tokens carry the incarnation: memcached numbers items from 1 again after a restart, so
-a bare unique from before a restart can match an unrelated item stored after it.
+A new connection that reaches another incarnation than before means the server restarted, maybe
+without any of our connections failing yet; the node then goes down and is flushed before it is
+used again. That also keeps ``cas`` safe: memcached numbers items from 1 again after a restart,
+so a unique from before it could match an unrelated item, and a token from before a fall of the
+node is refused (``Node.falls``).
 """
 
 from __future__ import annotations

@@ -28,7 +28,6 @@ from pymemcache.exceptions import (
     MemcacheUnexpectedCloseError,
 )
 
-from dalcore.api import NO_VALUE
 from dalcore_memcached._codec import WARN_INTERVAL, JsonSerde
 from dalcore_memcached._conn import (
     AuthenticationFailed,
@@ -219,45 +218,6 @@ class Node:
             raise Unavailable(self.name) from exc
         pool.release(conn)
         return values
-
-    # -- compare and swap ----------------------------------------------------------------------
-
-    def gets(self, raw: bytes) -> tuple[Any, Any]:
-        """memcached ``gets``: (value or NO_VALUE, token or None when absent).
-
-        The token is (server name, incarnation, cas unique): see :meth:`cas`. A present entry
-        that does not decode is NO_VALUE with a token, so it can be replaced.
-        """
-
-        def run() -> tuple[Any, Any]:
-            with self.client.client_pool.get_and_release(destroy_on_fail=True) as conn:
-                value, unique = conn.gets(raw, default=NO_VALUE)
-                if unique is None:
-                    return NO_VALUE, None
-                return value, (self.name, conn.incarnation, bytes(unique))
-
-        return self.call("gets", run)
-
-    def cas(
-        self, raw: bytes, data: bytes, token: tuple[str, Incarnation, bytes], expire: int
-    ) -> bool:
-        """memcached ``cas`` with the unique of ``token``, on a connection to the same server
-        process that handed it out: after a restart uniques start over, so an old unique could
-        match a new, unrelated item. Not marked dirty on failure: a cas that lands late still
-        only replaces the entry it was given, as if it had been on time."""
-        name, born, unique = token
-        if name != self.name:
-            return False
-
-        def run() -> bool:
-            with self.client.client_pool.get_and_release(destroy_on_fail=True) as conn:
-                if conn.sock is None:
-                    conn._connect()
-                if conn.incarnation != born:
-                    return False
-                return conn.cas(raw, data, unique, expire=expire, noreply=False) is True
-
-        return self.call("cas", run)
 
     def defer(self, keys: Iterable[bytes]) -> bool:
         """Remember ``keys`` for the recovery if the server is down; False when it is up."""

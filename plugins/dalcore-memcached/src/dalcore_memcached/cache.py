@@ -38,17 +38,6 @@ def _unreachable_token() -> int:
     return -1 - secrets.randbits(62)
 
 
-def _is_token(token: Any) -> bool:
-    # What Node.gets hands out; anything else (another cache's token) can never compare equal.
-    return (
-        isinstance(token, tuple)
-        and len(token) == 3
-        and isinstance(token[0], str)
-        and isinstance(token[1], tuple)
-        and isinstance(token[2], bytes)
-    )
-
-
 class MemcachedCache(VolatileCache):
     """JSON values on memcached servers; degrades to an empty cache when they are away."""
 
@@ -113,25 +102,6 @@ class MemcachedCache(VolatileCache):
             with contextlib.suppress(Unavailable):
                 found.update(node.read_get(conn))
         return [found.get(raw, NO_VALUE) for raw, _ in routes]
-
-    def gets(self, key: str) -> tuple[Any, Any]:
-        raw, node = self._route(key)
-        try:
-            return node.gets(raw)
-        except Unavailable:
-            return NO_VALUE, None
-
-    def cas(self, key: str, value: Any, token: Any, ttl: float | None = None) -> bool:
-        if token is None:
-            return self.add(key, value, ttl)
-        data = encode(value)
-        if len(data) > self.max_value_size or not _is_token(token):
-            return False
-        raw, node = self._route(key)
-        try:
-            return node.cas(raw, data, token, exptime(ttl))
-        except Unavailable:
-            return False
 
     # -- writes --------------------------------------------------------------------------------
 
