@@ -8,6 +8,9 @@ from dalcore._plugins import open_persistent, open_volatile
 from dalcore._query import Operator, WhereOperator
 from dalcore._reindex import ReindexReport, reindex
 from dalcore._runtime import configure, runtime
+from dalcore._secrets import install as _install_log_scrubbing
+from dalcore._secrets import register as register_secret
+from dalcore._secrets import scrub as scrub_secrets
 from dalcore._structures import Dynamic, Property, Relation
 from dalcore._transaction import transaction
 from dalcore._url import BackendURL
@@ -82,7 +85,13 @@ __all__ = [
     "open_persistent",
     "open_volatile",
     "register_hybrid",
+    "register_secret",
     "reindex",
     "runtime",
+    "scrub_secrets",
     "transaction",
 ]
+
+# Secrets (URL passwords, credentials, auth headers) are masked in every log record, whichever
+# library writes it: see dalcore/_secrets.py.
+_install_log_scrubbing()

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, quote, unquote
 
+from dalcore import _secrets
 from dalcore.errors import InvalidURLError
 
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):(.*)$", re.IGNORECASE | re.DOTALL)
@@ -53,6 +54,8 @@ class BackendURL:
             user, colon, secret = userinfo.partition(":")
             username = unquote(user)
             password = unquote(secret) if colon else None
+            # Masked in every log record from now on, whichever library logs it.
+            _secrets.register(password)
         hosts = tuple(_host(url, part) for part in authority.split(",") if part)
         return cls(
             scheme,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from dalcore import _secrets
+
 
 class DalcoreError(Exception):
     """Base class of every dalcore error."""
@@ -79,6 +81,8 @@ class InvalidURLError(ConfigurationError):
     """A backend URL is malformed."""
 
     def __init__(self, url: str, reason: str) -> None:
+        # The URL as written may carry a password (user:pw@host): never show it.
+        url = _secrets.scrub(url)
         super().__init__(f"invalid backend URL {url!r}: {reason}")
         self.url = url
         self.reason = reason

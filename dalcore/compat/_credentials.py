@@ -28,6 +28,7 @@ import secrets
 import threading
 from typing import Any, Protocol
 
+from dalcore import _secrets
 from dalcore.errors import ValidationError
 
 SECRET_ITEMS = ("password", "token", "secret")
@@ -257,6 +258,7 @@ def resolve_authentication(items: Any) -> list[dict[str, Any]]:
             if key.endswith("_ref") and key[:-4] in SECRET_ITEMS:
                 where = f"authentication[{index}].auth_items.{key}"
                 provider, name = _provider(auth_items[key], "credentials", where)
-                auth_items[key[:-4]] = provider.resolve(name)
+                auth_items[key[:-4]] = secret = provider.resolve(name)
+                _secrets.register(secret)
                 del auth_items[key]
     return resolved

@@ -5,20 +5,20 @@ A module of its own (not conftest) so tests can import it under a name no other 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pymemcache.client.base import Client
 
 from dalcore.testing import ServerProcess, free_port, require_binary
 
 
-def memcached_server(port: int | None = None) -> ServerProcess:
-    """A (not yet started) memcached on a free loopback port, 16 MiB, UDP off."""
+def memcached_server(port: int | None = None, extra: Sequence[str] = ()) -> ServerProcess:
+    """A (not yet started) memcached on a free loopback port, 16 MiB, UDP off; ``extra`` are
+    more options (TLS, auth file)."""
     binary = require_binary("memcached")
     port = port or free_port()
-    return ServerProcess(
-        "memcached",
-        lambda: [binary, "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-u", "root", "-m", "16"],
-        port,
-    )
+    base = [binary, "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-u", "root", "-m", "16"]
+    return ServerProcess("memcached", lambda: [*base, *extra], port)
 
 
 def raw_client(server: ServerProcess) -> Client:

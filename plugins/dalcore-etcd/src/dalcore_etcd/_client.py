@@ -16,6 +16,7 @@ from typing import Any
 import grpc  # type: ignore[import-untyped,unused-ignore]
 from pyetcd import etcdrpc
 
+from dalcore import register_secret
 from dalcore.errors import StoreError, StoreUnavailableError
 from dalcore_etcd._config import EtcdConfig
 
@@ -279,6 +280,8 @@ class Connection:
                     member.endpoint,
                     f"cannot log in as {self.config.username!r}: {describe(exc)}",
                 ) from None
+            # The token grants what the password does: kept out of log records as well.
+            register_secret(str(response.token))
             token = ("token", str(response.token))
             self.metadata = (_REQUIRE_LEADER, token)
             self.first_metadata = (token,)

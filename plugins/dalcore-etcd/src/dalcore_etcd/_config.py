@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from dalcore import register_secret
 from dalcore.api import BackendURL
 from dalcore.errors import InvalidURLError
 
@@ -68,6 +69,8 @@ class EtcdConfig:
             raise InvalidURLError(shown, "a password needs a user name")
         if url.username is not None and url.password is None:
             raise InvalidURLError(shown, "user name without password (etcd://user:password@...)")
+        # Masked in every log record (grpc logs through Python too): see dalcore/_secrets.py.
+        register_secret(url.password)
         return cls(
             members=members,
             prefix=_prefix(url.path),

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 import math
+import ssl
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable
 from functools import partial
 from typing import Any, Final, NamedTuple, TypeVar
 
-from pymemcache.client.base import Client, PooledClient
+from pymemcache.client.base import Client
 from pymemcache.exceptions import (
     MemcacheClientError,
     MemcacheServerError,
@@ -28,6 +29,16 @@ from pymemcache.exceptions import (
 )
 
 from dalcore_memcached._codec import WARN_INTERVAL, JsonSerde
+from dalcore_memcached._conn import (
+    AuthenticationFailed,
+    Connection,
+    Credentials,
+    Incarnation,
+    Pool,
+    ServerRestarted,
+    authenticate,
+    incarnation,
+)
 from dalcore_memcached._reply import get_command, read_values
 
 log = logging.getLogger("dalcore.memcached")
@@ -47,6 +58,8 @@ class Options(NamedTuple):
     pool_idle_timeout: int = 0
     retry_interval: float = 1.0
     max_dirty_keys: int = 10_000
+    tls: ssl.SSLContext | None = None
+    credentials: Credentials | None = None
 
 
 class Unavailable(Exception):
@@ -71,8 +84,10 @@ class Node:
         self.name = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
         self.options = options
         self._serde = serde
-        self.client = PooledClient(
+        self.client = Pool(
             (host, port),
+            handshake=self._handshake,
+            tls_context=options.tls,
             serde=serde,
             connect_timeout=options.connect_timeout,
             timeout=options.timeout,
@@ -97,6 +112,36 @@ class Node:
         self._suppressed = 0
         #: How many times this server was brought back (for tests and monitoring).
         self.recoveries = 0
+        #: The server process our connections talk to, from the first handshake on.
+        self._incarnation: Incarnation | None = None
+
+    # -- new connections -----------------------------------------------------------------------
+
+    def _handshake(self, conn: Connection) -> Incarnation:
+        """Authenticate a new connection and learn which server process it reached.
+
+        A new connection that reaches another process than before means the server restarted,
+        maybe without any of our connections failing yet (a new connection opened by another
+        thread, or after an idle close). It lost every hold marker the engine set, so it is
+        handled like a restart seen at recovery: taken down, flushed before it is used again.
+        """
+        sock = conn.sock
+        if self.options.credentials is not None:
+            authenticate(sock, self.options.credentials, self.name)
+        found = incarnation(sock, self.name)
+        with self._lock:
+            known, self._incarnation = self._incarnation, found
+            if known is None or known == found:
+                return found
+            self._flush = True
+            self._dirty.clear()
+            if self._recovering:
+                return found  # the recovery flushes it before marking it up
+            if self.up:
+                self.up = False
+                self._down_since = time.monotonic()
+            self._retry_at = time.monotonic() + self.options.retry_interval
+        raise ServerRestarted(f"pid/start time {known} -> {found}")
 
     # -- calls ---------------------------------------------------------------------------------
 
@@ -128,6 +173,8 @@ class Node:
                 self._went_down(what, exc, dirty)
             else:
                 self._warn(f"{what}: connection pool full ({exc})")
+        elif isinstance(exc, AuthenticationFailed):
+            self._went_down(what, exc, dirty)
         elif answered(exc) and not strict:
             # A refused set is harmless: memcached unlinks the old item when a set fails.
             self._warn(f"{what}: the server refused it: {exc}")

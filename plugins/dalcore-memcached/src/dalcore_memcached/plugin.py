@@ -1,13 +1,16 @@
-"""The dalcore plugin: ``memcached://h1:11211,h2:11211?prefix=app&timeout=0.5``.
+"""The dalcore plugin: ``memcached://[user:pw@]h1:11211,h2:11211?prefix=app&tls=1&ca=...``.
 
 Parameters are described in docs/memcached.md.
 """
 
 from __future__ import annotations
 
+import ssl
+
 from dalcore.api import BackendURL, VolatileCache
 from dalcore.errors import InvalidURLError
 from dalcore.hookspecs import Provided, hookimpl
+from dalcore_memcached._conn import Credentials, tls_context
 from dalcore_memcached._keys import namespace
 from dalcore_memcached._node import Options
 from dalcore_memcached.cache import DEFAULT_MAX_VALUE_SIZE, DEFAULT_PORT, MemcachedCache
@@ -25,6 +28,10 @@ PARAMETERS = frozenset(
         "retry_interval",
         "max_dirty_keys",
         "max_value_size",
+        "tls",
+        "ca",
+        "cert",
+        "key",
     }
 )
 
@@ -32,6 +39,38 @@ PARAMETERS = frozenset(
 def _positive(url: BackendURL, name: str, value: float, zero_ok: bool = False) -> None:
     if value < 0 or (value == 0 and not zero_ok):
         raise InvalidURLError(str(url), f"{name} must be {'>= 0' if zero_ok else '> 0'}")
+
+
+def _credentials(url: BackendURL) -> Credentials | None:
+    if url.username is None and url.password is None:
+        return None
+    if not url.password:
+        raise InvalidURLError(str(url), "a memcached user needs a password (user:password@)")
+    try:
+        return Credentials(url.username or "", url.password)
+    except ValueError as exc:
+        raise InvalidURLError(str(url), str(exc)) from None
+
+
+def _tls(url: BackendURL) -> ssl.SSLContext | None:
+    flag = url.param("tls", "0")
+    if flag not in ("0", "1"):
+        raise InvalidURLError(str(url), f"tls must be 0 or 1 (got {flag!r})")
+    files = {name: url.param(name) for name in ("ca", "cert", "key")}
+    if flag == "0":
+        given = sorted(name for name, path in files.items() if path)
+        if given:
+            raise InvalidURLError(str(url), f"{', '.join(given)} given without tls=1")
+        return None
+    if files["key"] and not files["cert"]:
+        raise InvalidURLError(str(url), "key given without cert (the client certificate)")
+    try:
+        return tls_context(files["ca"], files["cert"], files["key"])
+    except (OSError, ssl.SSLError) as exc:
+        # The file names are the user's own input; the error's text is the reason.
+        raise InvalidURLError(
+            str(url), f"cannot load the TLS files: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
 
 
 def cache_from_url(url: BackendURL) -> MemcachedCache:
@@ -59,6 +98,8 @@ def cache_from_url(url: BackendURL) -> MemcachedCache:
         pool_idle_timeout=url.int_param("pool_idle_timeout", defaults.pool_idle_timeout),
         retry_interval=url.float_param("retry_interval", defaults.retry_interval),
         max_dirty_keys=url.int_param("max_dirty_keys", defaults.max_dirty_keys),
+        tls=_tls(url),
+        credentials=_credentials(url),
     )
     for name in ("timeout", "connect_timeout", "retry_interval"):
         _positive(url, name, getattr(options, name))

@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dalcore import register_secret
 from dalcore_redfish.errors import RedfishConfigurationError
 
 __all__ = [
@@ -48,6 +49,8 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        # Masked in every log record from now on, sushy's and urllib3's included.
+        register_secret(value)
 
     def reveal(self) -> str:
         return self._value
