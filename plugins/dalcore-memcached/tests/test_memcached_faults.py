@@ -166,25 +166,6 @@ def test_a_restarted_server_is_flushed_before_use(server_factory: Factory) -> No
         cache.close()
 
 
-def test_a_cas_token_from_before_a_restart_is_refused(server_factory: Factory) -> None:
-    # A restarted memcached counts cas uniques from scratch: a token taken before the restart
-    # could match an item written after it, which the cas would then overwrite.
-    server = server_factory()
-    cache = open_cache([server], "timeout=0.3&connect_timeout=0.3&retry_interval=0.5")
-    try:
-        cache.set("doc", "before")
-        value, token = cache.gets("doc")
-        assert value == "before" and token is not None
-        server.kill()
-        server.start()
-        wait_until_back(cache, 0, "probe")
-        cache.set("doc", "after")  # likely the same cas unique as before the restart
-        assert cache.cas("doc", "stale", token) is False
-        assert cache.get("doc") == "after"
-    finally:
-        cache.close()
-
-
 def run_workload(cache: MemcachedCache, disrupt: Callable[[], None]) -> collections.Counter[str]:
     """Threads read through the cache and write a truth dict while ``disrupt()`` runs.
 
