@@ -4,10 +4,10 @@ from dalcore._datalist import DataList
 from dalcore._dataobject import DataObject, hybrid, register_hybrid
 from dalcore._lists import DataObjectList
 from dalcore._mutex import PersistentMutex, VolatileMutex
-from dalcore._plugins import open_persistent, open_volatile
+from dalcore._plugins import open_persistent, open_volatile, register_plugin, unregister_plugin
 from dalcore._query import Operator, WhereOperator
 from dalcore._reindex import ReindexReport, reindex
-from dalcore._runtime import configure, runtime
+from dalcore._runtime import Runtime, configure, open_runtime, runtime, unconfigure, using
 from dalcore._secrets import install as _install_log_scrubbing
 from dalcore._secrets import register as register_secret
 from dalcore._secrets import scrub as scrub_secrets
@@ -28,6 +28,7 @@ from dalcore.errors import (
     LinkedObjectsError,
     LockTimeoutError,
     ObjectNotFoundError,
+    PluginConflictError,
     QueryError,
     RaceConditionError,
     StoreError,
@@ -64,11 +65,13 @@ __all__ = [
     "ObjectNotFoundError",
     "Operator",
     "PersistentMutex",
+    "PluginConflictError",
     "Property",
     "QueryError",
     "RaceConditionError",
     "ReindexReport",
     "Relation",
+    "Runtime",
     "StoreError",
     "StoreUnavailableError",
     "TransactionConflictError",
@@ -83,13 +86,18 @@ __all__ = [
     "hookimpl",
     "hybrid",
     "open_persistent",
+    "open_runtime",
     "open_volatile",
     "register_hybrid",
+    "register_plugin",
     "register_secret",
     "reindex",
     "runtime",
     "scrub_secrets",
     "transaction",
+    "unconfigure",
+    "unregister_plugin",
+    "using",
 ]
 
 # Secrets (URL passwords, credentials, auth headers) are masked in every log record, whichever

@@ -8,15 +8,19 @@ file ``dalcore.db`` in the working directory and an in-process cache.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import importlib
 import os
 import pkgutil
 import sys
 import threading
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from dalcore._plugins import _listeners as _plugin_listeners
 from dalcore._plugins import open_persistent, open_volatile, plugin_manager
 from dalcore.api import (
     Check,
@@ -166,8 +170,13 @@ class Runtime:
 
             if not watch.synchronous:
                 self.sync = sync
+        self._read_hooks()
+        _live.add(self)
+
+    def _read_hooks(self) -> None:
+        """Keep the lifecycle hooks that have implementations (read again when a plugin is
+        registered at run time); hooks with none are skipped on the hot path."""
         hook = plugin_manager().hook
-        # Hooks with no implementation are skipped on the hot path.
         self.before_save = (
             hook.dalcore_before_save if hook.dalcore_before_save.get_hookimpls() else None
         )
@@ -211,13 +220,67 @@ class Runtime:
         self.cache.close()
 
 
-_lock = threading.Lock()
+# Runtimes not yet garbage, so that a plugin registered at run time reaches them too.
+_live: weakref.WeakSet[Runtime] = weakref.WeakSet()
+
+
+def _refresh_hooks() -> None:
+    for live in list(_live):
+        live._read_hooks()
+
+
+_plugin_listeners.append(_refresh_hooks)
+
+# Reentrant: configuring imports hybrid packages, whose modules may ask for the runtime.
+_lock = threading.RLock()
 _current: Runtime | None = None
+# using() blocks: a runtime per context (thread, asyncio task); counted, so that runtime()
+# skips the context variable entirely while none is open (the usual case; a hot path).
+_scoped: contextvars.ContextVar[Runtime | None] = contextvars.ContextVar(
+    "dalcore_runtime", default=None
+)
+_scopes = 0
+
+
+def open_runtime(
+    persistent: str | PersistentStore | None = None,
+    volatile: str | Sequence[str] | VolatileCache | None = None,
+    namespace: str | None = None,
+    hybrids: Sequence[str] | None = None,
+    config_file: str | None = None,
+    object_ttl: float | None = None,
+    save_attempts: int | None = None,
+) -> Runtime:
+    """A runtime of its own, not made current: use it in ``with dalcore.using(rt):`` blocks
+    (as a dogpile.cache region is used), and close it when done. Arguments as for
+    :func:`configure`."""
+    settings = load_settings(config_file)
+    store = persistent if persistent is not None else settings.persistent
+    cache = volatile if volatile is not None else settings.volatile
+    ttl = object_ttl if object_ttl is not None else settings.object_ttl
+    opened_store = store if isinstance(store, PersistentStore) else open_persistent(store)
+    try:
+        opened_cache = cache if isinstance(cache, VolatileCache) else open_cache(cache, ttl)
+    except BaseException:
+        if opened_store is not store:
+            opened_store.close()
+        raise
+    runtime = Runtime(
+        opened_store,
+        opened_cache,
+        namespace if namespace is not None else settings.namespace,
+        ttl,
+        save_attempts=save_attempts if save_attempts is not None else settings.save_attempts,
+    )
+    for package in hybrids if hybrids is not None else settings.hybrids:
+        import_hybrids(package)
+    adopt_plugin_hybrids()
+    return runtime
 
 
 def configure(
     persistent: str | PersistentStore | None = None,
-    volatile: str | VolatileCache | None = None,
+    volatile: str | Sequence[str] | VolatileCache | None = None,
     namespace: str | None = None,
     hybrids: Sequence[str] | None = None,
     config_file: str | None = None,
@@ -232,27 +295,58 @@ def configure(
 
     Replaces (and closes) a previous configuration. ``hybrids`` names packages whose modules
     are imported so that their hybrids exist (one hybrid per module, as the original DAL did).
+    Threads configuring at once are served one after the other.
     """
     global _current
-    settings = load_settings(config_file)
-    store = persistent if persistent is not None else settings.persistent
-    cache = volatile if volatile is not None else settings.volatile
-    ttl = object_ttl if object_ttl is not None else settings.object_ttl
-    runtime = Runtime(
-        store if isinstance(store, PersistentStore) else open_persistent(store),
-        cache if isinstance(cache, VolatileCache) else open_cache(cache, ttl),
-        namespace if namespace is not None else settings.namespace,
-        ttl,
-        save_attempts=save_attempts if save_attempts is not None else settings.save_attempts,
-    )
-    for package in hybrids if hybrids is not None else settings.hybrids:
-        import_hybrids(package)
-    adopt_plugin_hybrids()
     with _lock:
+        runtime = open_runtime(
+            persistent, volatile, namespace, hybrids, config_file, object_ttl, save_attempts
+        )
         previous, _current = _current, runtime
     if previous is not None:
         previous.close()
     return runtime
+
+
+def unconfigure(runtime: Runtime | None = None, close: bool = True) -> None:
+    """Forget the configured runtime (only if it is ``runtime``, when given), closing it unless
+    ``close`` is False; the next use configures from the settings again."""
+    global _current
+    with _lock:
+        previous = _current
+        if previous is None or (runtime is not None and previous is not runtime):
+            return
+        _current = None
+    if close:
+        previous.close()
+
+
+def current_or_none() -> Runtime | None:
+    """The runtime in use if there is one, without configuring one."""
+    if _scopes:
+        scoped = _scoped.get()
+        if scoped is not None:
+            return scoped
+    return _current
+
+
+@contextlib.contextmanager
+def using(runtime: Runtime) -> Iterator[Runtime]:
+    """Within the block, in this thread or task, dalcore works on ``runtime``.
+
+    Blocks nest, and other threads keep the configured runtime. The runtime is not closed at
+    the end of the block.
+    """
+    global _scopes
+    with _lock:
+        _scopes += 1
+    token = _scoped.set(runtime)
+    try:
+        yield runtime
+    finally:
+        _scoped.reset(token)
+        with _lock:
+            _scopes -= 1
 
 
 def open_cache(spec: str | Sequence[str], local_ttl: float = 600.0) -> VolatileCache:
@@ -276,13 +370,18 @@ def open_cache(spec: str | Sequence[str], local_ttl: float = 600.0) -> VolatileC
 
 
 def runtime() -> Runtime:
-    """The current configuration, set up from the settings on first use."""
+    """The runtime in use: the innermost :func:`using` block's, else the configured one (set
+    up from the settings on first use, once, however many threads ask at the same time)."""
+    if _scopes:
+        scoped = _scoped.get()
+        if scoped is not None:
+            return scoped
     current = _current
     if current is None:
         with _lock:
             current = _current
-        if current is None:
-            current = configure()
+            if current is None:
+                current = configure()
     return current
 
 

@@ -105,6 +105,20 @@ class UnknownSchemeError(ConfigurationError):
         super().__init__(message)
 
 
+class PluginConflictError(ConfigurationError):
+    """Two plugins serve one URL scheme; neither is chosen silently."""
+
+    def __init__(self, kind: str, scheme: str, plugins: Sequence[str]) -> None:
+        self.kind = kind
+        self.scheme = scheme
+        self.plugins = list(plugins)
+        super().__init__(
+            f"{kind} scheme {scheme!r} is served by several plugins: "
+            f"{', '.join(repr(p) for p in self.plugins)}; uninstall one, or choose with "
+            f"dalcore.register_plugin(<module>, replace=[<the other>])"
+        )
+
+
 # -- the object model ---------------------------------------------------------------------
 
 

@@ -6,7 +6,8 @@ specs below, announced in its package metadata under the entry point group ``dal
     [project.entry-points."dalcore.plugins"]
     etcd = "dalcore_etcd.plugin"
 
-dalcore finds it with stevedore, registers it into its pluggy manager and calls it by URL scheme.
+dalcore finds it through importlib.metadata, registers it into its pluggy manager and calls it
+by URL scheme.
 The built-in backends (``memory://``, ``sqlite://`` and the in-process cache) are plugins of
 exactly this kind.
 """

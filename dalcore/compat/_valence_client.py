@@ -53,7 +53,7 @@ def _serves(host: str, port: int) -> bool:
     A store with a key prefix on the same member is not Valence's layout: its documents would
     land under the prefix, not at ``/pod_managers/<uuid>``.
     """
-    current = _runtime._current
+    current = _runtime.current_or_none()
     if current is None:
         return False
     config = getattr(current.store, "config", None)

@@ -54,7 +54,6 @@ from dalcore import (
     UnknownFieldError,
     ValidationError,
     _dataobject,
-    _runtime,
     hookimpl,
 )
 from dalcore._plugins import open_persistent, open_volatile, plugin_manager
@@ -282,10 +281,8 @@ class EngineBehaviour:
             instrumented.after_read = None
             instrumented.before_commit = None
             # Do not leave later code a configuration whose backends are about to be closed.
-            with _runtime._lock:
-                current = _runtime._current
-                if current is not None and current.store is instrumented:
-                    _runtime._current = None
+            if dalcore.runtime().store is instrumented:
+                dalcore.unconfigure(close=False)
             for backend in owned:
                 backend.close()
 

@@ -425,16 +425,14 @@ def process_b(tmp_path: Path) -> Iterator[tuple[_runtime.Runtime, _ProcessA]]:
     """This process is B, configured like A: one SQLite file, each its own memory:// cache."""
     url = _url(tmp_path / "engine.db")
     namespace = "w" + uuid.uuid4().hex[:8]
-    previous = _runtime._current
-    runtime = dalcore.configure(url, "memory://", namespace=namespace)
+    runtime = dalcore.open_runtime(url, "memory://", namespace=namespace)
     assert runtime._watch is not None  # the feed is subscribed
     other = _ProcessA(url, namespace)
     try:
-        yield runtime, other
+        with dalcore.using(runtime):
+            yield runtime, other
     finally:
         other.stop()
-        with _runtime._lock:
-            _runtime._current = previous
         runtime.close()
 
 
