@@ -71,6 +71,39 @@ _registry_lock = threading.RLock()
 _by_name: dict[str, type[DataObject]] = {}  # class name -> hybrid (for lazy relation targets)
 _replacements: dict[type[DataObject], type[DataObject]] = {}
 _pending: list[tuple[type[DataObject], Relation]] = []  # relations whose target is not defined yet
+# Short names that two different hybrids have: looking one up is an error naming both.
+_ambiguous: dict[str, list[str]] = {}
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _register_name(cls: type[DataObject]) -> None:
+    """Make ``cls`` findable by its qualified name and, while no other hybrid has it, by its
+    class name. (Caller holds the registry lock.) A class defined again under the same
+    qualified name (a module reloaded, a function run twice) replaces its earlier self."""
+    name, qualified = cls.__name__, _qualified(cls)
+    _by_name[qualified] = cls
+    if name in _ambiguous:
+        if qualified not in _ambiguous[name]:
+            _ambiguous[name].append(qualified)
+        return
+    other = _by_name.get(name)
+    if other is not None and _qualified(other) != qualified:
+        _ambiguous[name] = [_qualified(other), qualified]
+        del _by_name[name]
+        return
+    _by_name[name] = cls
+
+
+def _by_short_name(name: str, wanted_by: str) -> type[DataObject] | None:
+    if name in _ambiguous:
+        raise DefinitionError(
+            f"{wanted_by}: {name!r} names several hybrids ({', '.join(_ambiguous[name])}); "
+            "use the qualified name or the class itself"
+        )
+    return _by_name.get(name)
 
 
 class SavePlan(NamedTuple):
@@ -221,8 +254,7 @@ class DataObject:
                 for name, link in base_meta.reverse.items():
                     meta.reverse.setdefault(name, link)
         with _registry_lock:
-            _by_name[cls.__name__] = cls
-            _by_name[f"{cls.__module__}.{cls.__qualname__}"] = cls
+            _register_name(cls)
             for rel in relations:
                 _pending.append((cls, rel))
             _resolve_pending()
@@ -767,7 +799,11 @@ def _resolve_pending() -> None:
             if wanted is None:
                 target = source
             elif isinstance(wanted, str):
-                target = _by_name.get(wanted)
+                try:
+                    target = _by_short_name(wanted, f"{source.__name__}.{relation.name}")
+                except DefinitionError:
+                    _pending.remove((source, relation))  # as for any bad target, below
+                    raise
             else:
                 target = wanted
             if target is None:
@@ -842,9 +878,11 @@ def register_hybrid(cls: type[DataObject]) -> None:
 
 
 def hybrid(name: str) -> type[DataObject]:
-    """The hybrid class called ``name`` (after plugin replacements)."""
+    """The hybrid class called ``name`` (after plugin replacements): its class name, or
+    ``module.Class``, which two hybrids sharing a class name need (the class name alone then
+    raises DefinitionError naming both)."""
     with _registry_lock:
-        cls = _by_name.get(name)
+        cls = _by_short_name(name, "dalcore.hybrid()")
     if cls is None:
         raise DefinitionError(f"no hybrid named {name!r}")
     return cls._replacement()

@@ -213,8 +213,9 @@ def _unknown(kind: str, url: BackendURL) -> UnknownSchemeError:
 def open_persistent(url: str | BackendURL) -> PersistentStore:
     """Open the persistent store a URL names, through whichever plugin serves its scheme."""
     parsed = url if isinstance(url, BackendURL) else BackendURL.parse(url)
+    hook = plugin_manager().hook  # loads the plugins first: that is when conflicts are found
     _conflict("persistent", parsed.scheme)
-    store: PersistentStore | None = plugin_manager().hook.dalcore_persistent_store(url=parsed)
+    store: PersistentStore | None = hook.dalcore_persistent_store(url=parsed)
     if store is None:
         raise _unknown("persistent", parsed)
     return store
@@ -223,8 +224,9 @@ def open_persistent(url: str | BackendURL) -> PersistentStore:
 def open_volatile(url: str | BackendURL) -> VolatileCache:
     """Open the volatile cache a URL names, through whichever plugin serves its scheme."""
     parsed = url if isinstance(url, BackendURL) else BackendURL.parse(url)
+    hook = plugin_manager().hook
     _conflict("volatile", parsed.scheme)
-    cache: VolatileCache | None = plugin_manager().hook.dalcore_volatile_cache(url=parsed)
+    cache: VolatileCache | None = hook.dalcore_volatile_cache(url=parsed)
     if cache is None:
         raise _unknown("volatile", parsed)
     return cache
