@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dalcore.testing.servers import ServerProcess, free_port, require_binary, wait_for_port
+from dalcore.testing.servers import (
+    ServerProcess,
+    free_port,
+    require_binary,
+    require_module,
+    wait_for_port,
+)
 
 if TYPE_CHECKING:
     from dalcore.testing.conformance import PersistentStoreConformance, VolatileCacheConformance
@@ -27,6 +33,7 @@ __all__ = [
     "VolatileCacheConformance",
     "free_port",
     "require_binary",
+    "require_module",
     "wait_for_port",
 ]
 

@@ -7,6 +7,7 @@ stopped (and its directory removed) when the test is done. Nothing here is a fak
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NoReturn
 
 __all__ = ["ServerProcess", "free_port", "require_binary", "wait_for_port", "wait_until_serving"]
 
@@ -64,14 +66,34 @@ def wait_until_serving(url: str, timeout: float = 30.0) -> None:
         store.close()
 
 
-def require_binary(name: str) -> str:
-    """The path of ``name``, or a skip naming the Debian package that the test command installs."""
+#: Set by the README's test command (and so by CI): a server or plugin that the README promises
+#: and that is missing fails the tests instead of skipping them.
+REQUIRE_SERVERS = "DALCORE_REQUIRE_SERVERS"
+
+
+def _missing(what: str) -> NoReturn:
     import pytest
 
+    if os.environ.get(REQUIRE_SERVERS) == "1":
+        pytest.fail(f"{what} ({REQUIRE_SERVERS}=1: the README promises it)", pytrace=False)
+    pytest.skip(what, allow_module_level=True)
+
+
+def require_binary(name: str) -> str:
+    """The path of ``name``; if it is missing, a skip naming it (a failure under
+    ``DALCORE_REQUIRE_SERVERS=1``, which the test command sets)."""
     path = shutil.which(name)
     if path is None:
-        pytest.skip(f"{name} is not installed (the README's test command installs it)")
+        _missing(f"{name} is not installed (the README's test command installs it)")
     return path
+
+
+def require_module(name: str, reason: str) -> Any:
+    """Import ``name``, or skip (fail under ``DALCORE_REQUIRE_SERVERS=1``) giving ``reason``."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        _missing(f"{name} cannot be imported: {reason}")
 
 
 class ServerProcess:

@@ -11,7 +11,7 @@ import pytest
 from memcached_helpers import memcached_server, url_of
 
 import dalcore
-from dalcore.testing import ServerProcess, free_port, require_binary
+from dalcore.testing import ServerProcess, free_port, require_binary, require_module
 from dalcore.testing.servers import wait_until_serving
 
 # Before a test module imports the engine or query suite, so their asserts explain failures.
@@ -59,7 +59,7 @@ def etcd_address() -> Iterator[str]:
 
     Commits of up to 2048 operations, as the etcd plugin's own fixture allows (docs/etcd.md).
     """
-    pytest.importorskip("dalcore_etcd", reason="the etcd combinations need dalcore-etcd")
+    require_module("dalcore_etcd", "the etcd combinations need dalcore-etcd")
     binary = require_binary("etcd")
     client, peer = free_port(), free_port()
 

@@ -14,12 +14,12 @@ from collections.abc import Iterator
 import pytest
 from redfish_data import PASSWORD, SYSTEMS, USER
 
-from dalcore.testing import require_binary
+from dalcore.testing import require_binary, require_module
 
-pytest.importorskip("sushy_tools", reason="sushy-tools is in dalcore-redfish[test]")
+require_module("sushy_tools", "sushy-tools is in dalcore-redfish[test]")
 
-from dalcore_redfish import client, credentials
-from dalcore_redfish.testing import (
+from dalcore_redfish import client, credentials  # noqa: E402 - after the check above
+from dalcore_redfish.testing import (  # noqa: E402
     RedfishServer,
     TLSFiles,
     make_tls_files,
