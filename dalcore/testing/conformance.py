@@ -669,10 +669,38 @@ class PersistentStoreConformance:
             assert got[0] == wanted[0]
             assert set(got[1:]) == set(wanted[1:])
         finally:
+            # A second watch, open across the cancel, is the sync point: once it has seen a
+            # key written after "w/after", the store has delivered "w/after" to whoever
+            # still listened.
+            witness: queue.Queue[WatchEvent] = queue.Queue()
+            second = store.watch("w/", witness.put)
             handle.cancel()
-        store.set("w/after", b"x")
-        time.sleep(0.3)
+        try:
+            store.set("w/after", b"x")
+            store.set("w/sentinel", b"x")
+            while witness.get(timeout=10).key != "w/sentinel":
+                pass
+            second.sync(10)
+        finally:
+            second.cancel()
         assert events.empty(), "events arrived after cancel"
+
+    def test_watch_sync_delivers_every_earlier_commit(self, store: PersistentStore) -> None:
+        if "watch" not in store.capabilities:
+            pytest.skip("backend does not declare the watch capability")
+        events: queue.Queue[WatchEvent] = queue.Queue()
+        handle = store.watch("s/", events.put)
+        try:
+            for round_ in range(20):
+                revision = store.set(f"s/{round_}", b"x")
+                store.set("outside", b"x")  # a revision the watch never reports
+                handle.sync(10)
+                seen = []
+                while not events.empty():
+                    seen.append(events.get_nowait())
+                assert [(e.key, e.revision) for e in seen] == [(f"s/{round_}", revision)]
+        finally:
+            handle.cancel()
 
 
 # -- the volatile cache suite -------------------------------------------------------------

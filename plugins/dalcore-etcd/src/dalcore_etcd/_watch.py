@@ -152,6 +152,8 @@ class PrefixWatch(WatchHandle):
             kv = event.kv
             value = None if event.type == _DELETE else kv.value
             self._next_revision = int(kv.mod_revision) + 1
+            if kv.key == self._sentinel:
+                continue  # sync()'s own write (any process's): not a change of the caller's
             try:
                 self._callback(WatchEvent(self._key(kv.key), value, int(kv.mod_revision)))
             except Exception:
