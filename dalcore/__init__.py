@@ -1,7 +1,7 @@
 """dalcore: a data abstraction layer keeping a Python object model in key-value stores."""
 
 from dalcore._datalist import DataList
-from dalcore._dataobject import DataObject, hybrid, register_hybrid
+from dalcore._dataobject import DataObject, hybrid, register_hybrid, unregister_hybrid
 from dalcore._lists import DataObjectList
 from dalcore._mutex import PersistentMutex, VolatileMutex
 from dalcore._plugins import open_persistent, open_volatile, register_plugin, unregister_plugin
@@ -96,6 +96,7 @@ __all__ = [
     "scrub_secrets",
     "transaction",
     "unconfigure",
+    "unregister_hybrid",
     "unregister_plugin",
     "using",
 ]

@@ -877,6 +877,14 @@ def register_hybrid(cls: type[DataObject]) -> None:
                 cls._meta.prefix_cache = None
 
 
+def unregister_hybrid(cls: type[DataObject]) -> None:
+    """Undo :func:`register_hybrid`: the hybrids ``cls`` replaced are themselves again."""
+    with _registry_lock:
+        for base, replacement in list(_replacements.items()):
+            if replacement is cls:
+                del _replacements[base]
+
+
 def hybrid(name: str) -> type[DataObject]:
     """The hybrid class called ``name`` (after plugin replacements): its class name, or
     ``module.Class``, which two hybrids sharing a class name need (the class name alone then

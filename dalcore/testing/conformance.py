@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from dalcore._plugins import open_persistent, open_volatile
+from dalcore import open_persistent, open_volatile
 from dalcore.api import (
     NO_VALUE,
     Absent,
@@ -673,16 +673,16 @@ class PersistentStoreConformance:
             # key written after "w/after", the store has delivered "w/after" to whoever
             # still listened.
             witness: queue.Queue[WatchEvent] = queue.Queue()
-            second = store.watch("w/", witness.put)
+            witness_handle = store.watch("w/", witness.put)
             handle.cancel()
         try:
             store.set("w/after", b"x")
             store.set("w/sentinel", b"x")
             while witness.get(timeout=10).key != "w/sentinel":
                 pass
-            second.sync(10)
+            witness_handle.sync(10)
         finally:
-            second.cancel()
+            witness_handle.cancel()
         assert events.empty(), "events arrived after cancel"
 
     def test_watch_sync_delivers_every_earlier_commit(self, store: PersistentStore) -> None:

@@ -53,10 +53,10 @@ from dalcore import (
     StoreUnavailableError,
     UnknownFieldError,
     ValidationError,
-    _dataobject,
     hookimpl,
+    open_persistent,
+    open_volatile,
 )
-from dalcore._plugins import open_persistent, open_volatile, plugin_manager
 from dalcore.api import PersistentStore, Put, VolatileCache
 from dalcore.testing._engine_hybrids import (
     CALLS,
@@ -416,7 +416,7 @@ class EngineBehaviour:
                 return load
 
         loader = Loader()
-        plugin_manager().register(loader)
+        dalcore.register_plugin(loader, name="engine-suite-loader")
         try:
 
             class Probe(DataObject):
@@ -424,7 +424,7 @@ class EngineBehaviour:
                 __dynamics = [Dynamic("label", str, 0, source="engine-suite")]
 
         finally:
-            plugin_manager().unregister(loader)
+            dalcore.unregister_plugin("engine-suite-loader")
         assert asked == [("Probe", "label")]
         probe = Probe(name="p1")
         probe.save()
@@ -1419,10 +1419,7 @@ class EngineBehaviour:
             assert type(Widget(widget.guid).gadget) is SmartGadget
             assert [w.name for w in gadget.widgets] == ["w"]
         finally:
-            with _dataobject._registry_lock:
-                for base, replacement in list(_dataobject._replacements.items()):
-                    if replacement is SmartGadget:
-                        del _dataobject._replacements[base]
+            dalcore.unregister_hybrid(SmartGadget)
         assert type(Gadget(name="plain")) is Gadget
 
     def test_plugin_contributed_subclass_replaces_its_base_at_configure(self, dal: Dal) -> None:
@@ -1432,7 +1429,7 @@ class EngineBehaviour:
                 return [SmartGadget]
 
         contributor = Contributor()
-        plugin_manager().register(contributor)
+        dalcore.register_plugin(contributor, name="engine-suite-contributor")
         try:
             dalcore.configure(dal.store, dal.cache, namespace=dal.ns)
             gadget = Gadget(name="from a plugin")
@@ -1440,11 +1437,8 @@ class EngineBehaviour:
             gadget.save()
             assert type(Widget(name="w", gadget=gadget).gadget) is SmartGadget
         finally:
-            plugin_manager().unregister(contributor)
-            with _dataobject._registry_lock:
-                for base, replacement in list(_dataobject._replacements.items()):
-                    if replacement is SmartGadget:
-                        del _dataobject._replacements[base]
+            dalcore.unregister_plugin("engine-suite-contributor")
+            dalcore.unregister_hybrid(SmartGadget)
             dalcore.configure(dal.store, dal.cache, namespace=dal.ns)
         assert type(Gadget(name="plain")) is Gadget
 
@@ -1493,7 +1487,7 @@ class EngineBehaviour:
                 events.append(("after_delete", obj.guid, obj.stored))
 
         recorder = Recorder()
-        plugin_manager().register(recorder)
+        dalcore.register_plugin(recorder, name="engine-suite-recorder")
         try:
             dalcore.configure(dal.store, dal.cache, namespace=dal.ns)
             gauge = Gauge(name="g")
@@ -1503,7 +1497,7 @@ class EngineBehaviour:
             with pytest.raises(ValidationError, match="vetoed"):
                 vetoed.save()
         finally:
-            plugin_manager().unregister(recorder)
+            dalcore.unregister_plugin("engine-suite-recorder")
             dalcore.configure(dal.store, dal.cache, namespace=dal.ns)
         assert events == [
             ("before_save", gauge.guid, False),
