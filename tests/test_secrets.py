@@ -17,6 +17,7 @@ import pytest
 import dalcore
 from dalcore import _secrets
 from dalcore.errors import InvalidURLError
+from dalcore.testing.logs import root_log_stream
 
 SECRET = "s3cr3t-Pw:with@odd/chars\"'"
 
@@ -24,18 +25,8 @@ SECRET = "s3cr3t-Pw:with@odd/chars\"'"
 @pytest.fixture
 def root_stream() -> Iterator[io.StringIO]:
     """A real StreamHandler on the root logger at DEBUG, as logging.basicConfig sets up."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
+    with root_log_stream() as stream:
         yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old_level)
 
 
 def test_registered_secret_and_its_encodings_are_masked() -> None:

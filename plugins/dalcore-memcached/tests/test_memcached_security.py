@@ -24,6 +24,7 @@ import dalcore
 from dalcore.api import NO_VALUE
 from dalcore.errors import InvalidURLError
 from dalcore.testing import ServerProcess, VolatileCacheConformance
+from dalcore.testing.logs import root_log_stream
 
 USER = "alice"
 PASSWORD = "pw-Xy7-sekret"  # what must never show up in a log line, a repr or an error
@@ -96,18 +97,8 @@ def open_cache(address: str) -> MemcachedCache:
 @pytest.fixture
 def log_text() -> Iterator[io.StringIO]:
     """Everything logged while the test runs, through a real StreamHandler on the root logger."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
+    with root_log_stream() as stream:
         yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old_level)
 
 
 # -- TLS ------------------------------------------------------------------------------------

@@ -20,23 +20,15 @@ from dalcore_redfish.sources import system_path
 from dalcore_redfish.testing import RedfishServer
 from redfish_data import NODE1, PASSWORD, USER
 
+from dalcore.testing.logs import root_log_stream
+
 BASIC = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
 
 @pytest.fixture
 def root_stream() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
+    with root_log_stream() as stream:
         yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old_level)
 
 
 def assert_clean(*texts: str) -> None:
