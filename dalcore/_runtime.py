@@ -258,20 +258,25 @@ def open_runtime(
     store = persistent if persistent is not None else settings.persistent
     cache = volatile if volatile is not None else settings.volatile
     ttl = object_ttl if object_ttl is not None else settings.object_ttl
-    opened_store = store if isinstance(store, PersistentStore) else open_persistent(store)
+    opened: list[PersistentStore | VolatileCache] = []  # closed again if this fails
     try:
-        opened_cache = cache if isinstance(cache, VolatileCache) else open_cache(cache, ttl)
+        if not isinstance(store, PersistentStore):
+            store = open_persistent(store)
+            opened.append(store)
+        if not isinstance(cache, VolatileCache):
+            cache = open_cache(cache, ttl)
+            opened.append(cache)
+        runtime = Runtime(
+            store,
+            cache,
+            namespace if namespace is not None else settings.namespace,
+            ttl,
+            save_attempts=save_attempts if save_attempts is not None else settings.save_attempts,
+        )
     except BaseException:
-        if opened_store is not store:
-            opened_store.close()
+        for backend in opened:
+            backend.close()
         raise
-    runtime = Runtime(
-        opened_store,
-        opened_cache,
-        namespace if namespace is not None else settings.namespace,
-        ttl,
-        save_attempts=save_attempts if save_attempts is not None else settings.save_attempts,
-    )
     for package in hybrids if hybrids is not None else settings.hybrids:
         import_hybrids(package)
     adopt_plugin_hybrids()
