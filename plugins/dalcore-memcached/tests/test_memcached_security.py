@@ -18,7 +18,7 @@ from dalcore_memcached import MemcachedCache
 from memcached_helpers import memcached_server
 from pymemcache.client.base import Client
 from pymemcache.exceptions import MemcacheUnexpectedCloseError
-from tls_files import TLSFiles, make_tls_files
+from dalcore.testing.tls import TLSFiles, make_tls_files
 
 import dalcore
 from dalcore.api import NO_VALUE

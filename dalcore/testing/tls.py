@@ -1,4 +1,4 @@
-"""Throwaway certificates for the TLS tests: a CA, a server certificate for 127.0.0.1 and a
+"""Throwaway certificates for TLS tests: a CA, a server certificate for 127.0.0.1 and a
 client certificate, written as PEM files (generated at test time with ``cryptography``)."""
 
 from __future__ import annotations
