@@ -47,6 +47,7 @@ class Environment:
         self.settings = settings
         self.workdir = tempfile.mkdtemp(prefix="dalcore-bench-")
         self._servers: list[ServerProcess] = []
+        self._redis: str | None = None
         self._memcached: list[tuple[str, int]] | None = None
         self._etcd: str | None = None
         self._counter = 0
@@ -107,6 +108,21 @@ class Environment:
             self._etcd = f"etcd://127.0.0.1:{client}/bench/?max_txn_ops={ETCD_MAX_TXN_OPS}"
             _wait_for_etcd(self._etcd)
         return self._etcd
+
+    def redis(self) -> str:
+        """The ``redis://`` URL of a redis-server started on first use (nothing persisted)."""
+        if self._redis is None:
+            _need_module("dalcore_redis", "the dalcore-redis plugin")
+            binary = _need_binary("redis-server")
+            port = free_port()
+            argv = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
+            argv += ["--appendonly", "no", "--dir", self.scratch("redis-data")]
+            os.makedirs(argv[-1], exist_ok=True)
+            server = ServerProcess("redis", lambda: argv, port)
+            self._servers.append(server)
+            server.start()
+            self._redis = f"redis://127.0.0.1:{port}/0?prefix=bench:"
+        return self._redis
 
     def close(self) -> None:
         for server in reversed(self._servers):

@@ -111,6 +111,7 @@ def load(env: Environment) -> Iterator[Result]:
     yield from _caches_off(env, "memory", lambda: "memory://", _memory_raw)
     yield from _caches_off(env, "SQLite", lambda: f"sqlite://{env.scratch('load.db')}", _sqlite_raw)
     yield from _caches_off(env, "etcd", env.etcd, _etcd_raw)
+    yield from _caches_off(env, "Redis", env.redis, _redis_raw)
 
 
 def _memcached_size(address: tuple[str, int], raw_key: bytes) -> int:
@@ -147,7 +148,10 @@ def _caches_off(
         finally:
             if closers is not None:
                 closers()
-        targets = [ratio_at_most(1.2, "the fastest raw etcd client")] if name == "etcd" else []
+        targets = {
+            "etcd": [ratio_at_most(1.2, "the fastest raw etcd client")],
+            "Redis": [ratio_at_most(1.3, "raw redis-py GET + decode of the same bytes")],
+        }.get(name, [])
         yield timed(
             group,
             case,
@@ -194,6 +198,17 @@ def _etcd_raw(store: Any, key: str) -> dict[str, Callable[[], object]]:
         )
     clients["__close__"] = lambda: [close() for close in closers]
     return clients
+
+
+def _redis_raw(store: Any, key: str) -> dict[str, Callable[[], object]]:
+    """redis-py (with hiredis when installed, as the plugin) reading the very key the store
+    wrote; the first 16 bytes are the revision stamp the store keeps with the value."""
+    client = store.config.client()
+    raw_key = store.config.prefix.encode() + b"v:" + key.encode()
+    return {
+        "redis-py GET + decode": lambda: orjson.loads(client.get(raw_key)[16:]),
+        "__close__": client.close,
+    }
 
 
 # -- memory ---------------------------------------------------------------------------------

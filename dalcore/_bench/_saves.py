@@ -17,6 +17,7 @@ from dalcore._bench._results import (
     Result,
     faster_than,
     pending,
+    ratio_at_most,
     ten_x_ovs,
     timed,
 )
@@ -30,6 +31,7 @@ def _stores(env: Environment) -> list[tuple[str, Callable[[], str]]]:
         ("memory", lambda: "memory://"),
         ("SQLite", lambda: f"sqlite://{env.scratch('saves.db')}"),
         ("etcd", env.etcd),
+        ("Redis", env.redis),
     ]
 
 
@@ -76,7 +78,12 @@ def _one_field(env: Environment, name: str, url_of: Callable[[], str]) -> Iterat
             loop(save),
             {"store.commit of the same bytes with the same revision check": loop(commit)},
         )
-        targets = [ten_x_ovs(OVS_ONE_FIELD_SAVE, "one-field save")] if name == "memory" else []
+        targets = {
+            "memory": [ten_x_ovs(OVS_ONE_FIELD_SAVE, "one-field save")],
+            "Redis": [
+                ratio_at_most(1.3, "the store's own commit (one Lua call) of the same bytes")
+            ],
+        }.get(name, [])
         yield timed(group, case, measured, targets)
 
 

@@ -18,13 +18,13 @@ from dalcore_memcached import MemcachedCache
 from memcached_helpers import memcached_server
 from pymemcache.client.base import Client
 from pymemcache.exceptions import MemcacheUnexpectedCloseError
-from dalcore.testing.tls import TLSFiles, make_tls_files
 
 import dalcore
 from dalcore.api import NO_VALUE
 from dalcore.errors import InvalidURLError
 from dalcore.testing import ServerProcess, VolatileCacheConformance
 from dalcore.testing.logs import root_log_stream
+from dalcore.testing.tls import TLSFiles, make_tls_files
 
 USER = "alice"
 PASSWORD = "pw-Xy7-sekret"  # what must never show up in a log line, a repr or an error
