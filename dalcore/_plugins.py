@@ -24,6 +24,9 @@ ENTRY_POINT_GROUP = "dalcore.plugins"
 # Which package to install for a scheme that is not installed.
 _PACKAGES = {
     ("persistent", "etcd"): "dalcore-etcd",
+    ("persistent", "redis"): "dalcore-redis",
+    ("volatile", "redis"): "dalcore-redis",
+    ("persistent", "consul"): "dalcore-consul",
     ("volatile", "memcached"): "dalcore-memcached",
 }
 
