@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dalcore import _objcache
@@ -51,13 +51,20 @@ class DataList(DataObjectList):
         self,
         hybrid: type[DataObject],
         query: Mapping[str, Any] | None = None,
+        key: str | None = None,
+        guids: Sequence[str] | None = None,
         **filters: Any,
     ) -> None:
+        """``key`` (the original's name for a list's cache entry) is accepted and not needed:
+        results are cached by query and generation. ``guids`` makes a list of those objects,
+        in that order, without a query."""
         super().__init__(hybrid, ())
         self._query = _compiled(hybrid, query, filters)
         self._resolved = False
         self._plan: Plan | None = None
         self._cached: list[Any] | bool = False
+        if guids is not None:
+            self._guids, self._resolved = list(guids), True
 
     @property
     def _group(self) -> Group:

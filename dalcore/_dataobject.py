@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 import orjson
 
 from dalcore import _objcache, _transaction
+from dalcore import _ovs_forms as _ovs
 from dalcore._attributes import (
     CLASS_GENERATION,
     DynamicAttribute,
@@ -279,10 +280,23 @@ class DataObject:
 
     # -- construction ---------------------------------------------------------------------
 
-    def __new__(cls, guid: str | None = None, **values: Any) -> DataObject:
+    def __new__(cls, guid: str | None = None, *args: Any, **values: Any) -> DataObject:
         return object.__new__(_replacements.get(cls, cls))
 
-    def __init__(self, guid: str | None = None, **values: Any) -> None:
+    def __init__(
+        self,
+        guid: str | None = None,
+        data: dict[str, Any] | None = None,
+        datastore_wins: bool | None = False,
+        volatile: bool = False,
+        **values: Any,
+    ) -> None:
+        """The original DAL's arguments are kept: ``data`` sets fields (on a new object, or on
+        the loaded one as local changes), ``datastore_wins`` is the default of this object's
+        saves, and ``volatile=True`` makes an object that lives in the volatile cache only."""
+        if data is not None or datastore_wins is not False or volatile:
+            _ovs.construct(self, guid, data, datastore_wins, volatile, values)
+            return
         meta = self._meta
         if guid is None:
             state: dict[str, Any] = {"guid": str(uuid.uuid4())}
@@ -381,13 +395,26 @@ class DataObject:
 
     # -- save -----------------------------------------------------------------------------
 
-    def save(self, datastore_wins: bool | None = False) -> None:
+    def save(
+        self,
+        datastore_wins: Any = _UNSET,
+        recursive: bool = False,
+        skip: Iterable[str] | str | None = None,
+    ) -> None:
         """Write the object atomically, with its reverse-index entries, if it changed.
 
         If another process saved it since it was loaded, the two versions are merged field by
-        field; a field changed on both sides keeps the local value (``datastore_wins=False``),
-        the stored one (``True``) or raises :class:`ConcurrencyError` (``None``).
+        field; a field changed on both sides keeps the local value (``datastore_wins=False``,
+        the default unless the object was made with another), the stored one (``True``) or
+        raises :class:`ConcurrencyError` (``None``). ``recursive`` first saves the related
+        objects this one holds that changed (all in one transaction), except the relations
+        named in ``skip``.
         """
+        if datastore_wins is _UNSET:
+            datastore_wins = self.__dict__.get("_datastore_wins", False)
+        if recursive or self.__dict__.get("_volatile"):
+            _ovs.save_special(self, datastore_wins, recursive, skip)
+            return
         meta = self._meta
         self._check_mandatory()
         rt = runtime()
@@ -591,6 +618,9 @@ class DataObject:
         relation is named in ``abandon`` (unlink them; ``'_all'`` for every relation) or in
         ``cascade`` (delete them too, in the same transaction).
         """
+        if self.__dict__.get("_volatile"):
+            _ovs.delete_volatile(self)
+            return
         meta = self._meta
         rt = runtime()
         abandon_set = set(abandon or ())
@@ -642,12 +672,31 @@ class DataObject:
             raise ObjectNotFoundError(self._meta.name, state["guid"], key)
         _objcache.populate(self, *found)
 
-    def clone(self) -> DataObject:
-        """A new, unsaved object with a fresh guid and copies of this one's fields."""
+    def clone(self, reload_object: bool = False) -> DataObject:
+        """A new, unsaved object with a fresh guid and copies of this one's fields (of the
+        stored version when ``reload_object``)."""
+        source = type(self)(self.guid) if reload_object else self
         copy = type(self)()
         for name in self._meta.checks:
-            copy.__dict__[name] = orjson.loads(orjson.dumps(self.__dict__[name]))
+            copy.__dict__[name] = orjson.loads(orjson.dumps(source.__dict__[name]))
         return copy
+
+    def updated_on_datastore(self) -> bool:
+        """True when the store holds another version than the one this object was loaded as."""
+        return _ovs.updated_on_datastore(self)
+
+    def copy(
+        self,
+        other: DataObject,
+        include: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
+        include_relations: bool = False,
+    ) -> None:
+        """Take ``other``'s property values (only ``include``, never ``exclude``; relations too
+        with ``include_relations``) as local changes of this object."""
+        _ovs.copy_fields(self, other, include, exclude, include_relations)
+
+    enumerator = staticmethod(_ovs.enumerator)
 
     def invalidate_dynamics(self, *names: str) -> None:
         """Drop cached dynamic values (all of them when no name is given)."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import random
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from dalcore import _objcache
@@ -79,9 +80,124 @@ class DataObjectList(Sequence[Any]):
     @overload
     def __getitem__(self, index: int) -> Any: ...
     @overload
-    def __getitem__(self, index: slice) -> list[Any]: ...
+    def __getitem__(self, index: slice) -> DataObjectList: ...
     def __getitem__(self, index: int | slice) -> Any:
-        return self._load()[index]
+        if not isinstance(index, slice):
+            return self._load()[index]
+        if self._objects is not None:
+            return self._of(self._objects[index])
+        # Not loaded yet: the slice stays lazy and loads only its own objects.
+        kinds = None if self._kinds is None else self._kinds[index]
+        return DataObjectList(self._hybrid, self._guid_list()[index], kinds)
+
+    # -- the original DAL's list operations (they load the objects, then work on them) ------
+
+    def _of(self, objects: list[Any]) -> DataObjectList:
+        result = DataObjectList(self._hybrid, [obj.guid for obj in objects])
+        result._objects = objects
+        return result
+
+    def _set(self, objects: list[Any]) -> None:
+        # A list of its own: a query's guid list may be shared with the cache.
+        self._objects = objects
+        self._guids = [obj.guid for obj in objects]
+        self._kinds = None
+
+    def _check(self, item: Any) -> Any:
+        if not isinstance(item, self._hybrid):
+            from dalcore.errors import ValidationError
+
+            raise ValidationError(
+                self._hybrid.__name__, "list", f"holds {self._hybrid.__name__} objects", item
+            )
+        return item
+
+    def sort(self, key: Callable[[Any], Any] | None = None, reverse: bool = False) -> None:
+        """Sort in place by ``key`` (a function of the object; by guid when None)."""
+        self._set(sorted(self._load(), key=key or _by_guid, reverse=reverse))
+
+    def reverse(self) -> None:
+        self._set(list(reversed(self._load())))
+
+    def shuffle(self) -> None:
+        objects = list(self._load())
+        random.shuffle(objects)
+        self._set(objects)
+
+    def pop(self, index: int = -1) -> Any:
+        objects = list(self._load())
+        item = objects.pop(index)
+        self._set(objects)
+        return item
+
+    def index(self, item: Any, *args: Any) -> int:
+        """The position of ``item`` (matched by guid); ValueError when absent."""
+        return [obj.guid for obj in self._load()].index(getattr(item, "guid", item), *args)
+
+    def count(self, item: Any) -> int:
+        return [obj.guid for obj in self._load()].count(getattr(item, "guid", item))
+
+    def remove(self, item: Any) -> None:
+        objects = list(self._load())
+        del objects[self.index(item)]
+        self._set(objects)
+
+    def append(self, item: Any) -> None:
+        self._set([*self._load(), self._check(item)])
+
+    add = append
+
+    def update(self, other: Iterable[Any]) -> None:
+        """Append the objects of ``other`` this list does not hold yet."""
+        objects = list(self._load())
+        have = {obj.guid for obj in objects}
+        for item in other:
+            if self._check(item).guid not in have:
+                have.add(item.guid)
+                objects.append(item)
+        self._set(objects)
+
+    def merge(self, other: Iterable[Any]) -> None:
+        """Become ``other`` (objects or guids, in its order), keeping the objects already
+        loaded here instead of loading them again."""
+        loaded = {obj.guid: obj for obj in self._objects or ()}
+        wanted = [getattr(item, "guid", item) for item in other]
+        missing = [guid for guid in wanted if guid not in loaded]
+        if missing:
+            for obj in _objcache.load_many(runtime(), self._hybrid, missing):
+                if obj is not None:
+                    loaded[obj.guid] = obj
+        self._set([loaded[guid] for guid in wanted if guid in loaded])
+
+    def __add__(self, other: Iterable[Any]) -> DataObjectList:
+        result = self._of(list(self._load()))
+        result.update(other)
+        return result
+
+    def iterloaded(self) -> Iterator[Any]:
+        """The objects already loaded, without loading any."""
+        return iter(self._objects or ())
+
+    def itersafe(self) -> Iterator[Any]:
+        """Every object, skipping those deleted since the guids were found (the default)."""
+        return iter(self._load())
+
+    def iterunsafe(self) -> Iterator[Any]:
+        """Every object; ObjectNotFoundError for one deleted since the guids were found."""
+        return iter(self.loadunsafe())
+
+    def loadsafe(self) -> list[Any]:
+        return list(self._load())
+
+    def loadunsafe(self) -> list[Any]:
+        objects = self._load()
+        if len(objects) != len(self._guid_list()):
+            from dalcore.errors import ObjectNotFoundError
+
+            present = {obj.guid for obj in objects}
+            gone = next(guid for guid in self._guid_list() if guid not in present)
+            raise ObjectNotFoundError(self._hybrid.__name__, gone, gone)
+        return list(objects)
 
     def __contains__(self, item: object) -> bool:
         guid = getattr(item, "guid", None)
@@ -120,6 +236,10 @@ class DataObjectList(Sequence[Any]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {len(self)} {self._hybrid.__name__}>"
+
+
+def _by_guid(obj: Any) -> str:
+    return str(obj.guid)
 
 
 def _sort_key(name: str) -> Callable[[Any], tuple[bool, Any]]:

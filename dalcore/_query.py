@@ -80,8 +80,9 @@ class Group:
 
 
 def compile_query(hybrid: type[DataObject], query: Mapping[str, Any] | None) -> Group:
-    """Validate the original dict form and turn it into a :class:`Group`."""
-    if query is None:
+    """Validate the original dict form and turn it into a :class:`Group`; no query, or an
+    empty one, matches every object."""
+    if query is None or (isinstance(query, Mapping) and not query):
         return Group(WhereOperator.AND, ())
     return _group(hybrid, query)
 
@@ -113,11 +114,12 @@ def _group(hybrid: type[DataObject], query: Any) -> Group:
             continue
         if not isinstance(item, (tuple, list)) or len(item) not in (3, 4):
             raise QueryError(
-                f"{hybrid.__name__}: query item must be (field, operator, value[, ignorecase]), "
-                f"not {item!r}"
+                f"{hybrid.__name__}: query item must be "
+                f"(field, operator, value[, case_sensitive]), not {item!r}"
             )
         field, op, value = item[0], item[1], item[2]
-        ignorecase = bool(item[3]) if len(item) == 4 else False
+        # The 4th element is the original DAL's case_sensitive flag: False matches ignoring case.
+        ignorecase = len(item) == 4 and item[3] is False
         try:
             op = op if isinstance(op, Operator) else Operator(str(op).upper())
         except ValueError:

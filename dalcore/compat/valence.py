@@ -190,7 +190,12 @@ class ModelBase(DataObject):
                     refs |= _credentials.references(doc.get(name))
         return refs
 
-    def save(self, datastore_wins: bool | None = False) -> None:
+    def save(
+        self,
+        datastore_wins: Any = False,
+        recursive: bool = False,
+        skip: Iterable[str] | str | None = None,
+    ) -> None:
         """Create the object, or write its changes; a new object with a taken uuid raises
         AlreadyExistsError, a stored one deleted meanwhile ObjectNotFoundError."""
         state = self.__dict__

@@ -83,6 +83,7 @@ from dalcore.testing._engine_hybrids import (
 )
 from dalcore.testing._instrument import InstrumentedCache, InstrumentedStore
 from dalcore.testing.conformance import run_processes
+from dalcore.testing.original_forms import OriginalFormsBehaviour
 
 __all__ = ["Dal", "EngineBehaviour"]
 
@@ -248,7 +249,7 @@ WRONG_VALUES: dict[str, Any] = {
 }
 
 
-class EngineBehaviour:
+class EngineBehaviour(OriginalFormsBehaviour):
     """The engine's behaviour on the backends the subclass provides (see the module doc)."""
 
     @pytest.fixture

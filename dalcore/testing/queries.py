@@ -48,7 +48,7 @@ OPS = ["EQUALS", "NOT_EQUALS", "LT", "GT", "IN", "CONTAINS"]
 
 def _holds(obj: dict[str, Any], item: tuple[Any, ...]) -> bool:
     field, op, value = item[0], item[1], item[2]
-    ignorecase = len(item) == 4 and item[3]
+    ignorecase = len(item) == 4 and item[3] is False  # the original's case_sensitive flag
     actual = obj[field]
     if ignorecase:
         actual = actual.lower() if isinstance(actual, str) else actual
@@ -91,7 +91,7 @@ _conditions = st.one_of(
         st.just("name"),
         st.sampled_from(["EQUALS", "CONTAINS"]),
         st.sampled_from("abAB"),
-        st.just(True),
+        st.booleans(),  # case_sensitive
     ),
     st.tuples(st.just("tags"), st.just("CONTAINS"), st.sampled_from(["x", "y"])),
     st.tuples(st.just("load"), st.sampled_from(["LT", "GT"]), st.floats(0, 3)),
@@ -192,6 +192,22 @@ class QueryBehaviour:
 
     # -- operators and combinations ------------------------------------------------------------
 
+    def test_a_fourth_element_false_matches_ignoring_case(self, fleet: dict[str, Any]) -> None:
+        # The original DAL's item is (field, operator, value, case_sensitive).
+        def names(value: str, *flag: bool) -> list[str]:
+            items = [("name", DataList.operator.EQUALS, value, *flag)]
+            query = {"type": DataList.where_operator.AND, "items": items}
+            return sorted(s.name for s in DataList(Server, query))
+
+        assert names("A0", False) == ["a0"] and names("a0", False) == ["a0"]
+        assert names("A0", True) == [] and names("A0") == [] and names("a0", True) == ["a0"]
+
+    def test_an_empty_query_returns_every_object(self, fleet: dict[str, Any]) -> None:
+        every = sorted(s.guid for s in fleet["servers"])
+        for query in (None, {}, {"type": DataList.where_operator.AND, "items": []}):
+            assert sorted(DataList(Server, query).guids) == every, query
+        assert sorted(Server.all().guids) == every
+
     @settings(
         max_examples=60,
         deadline=None,
@@ -214,8 +230,8 @@ class QueryBehaviour:
             ({"colour": "red"}, [("colour", "EQUALS", "red")]),
             ({"cores__gt": 3, "cores__lt": 6}, [("cores", "GT", 3), ("cores", "LT", 6)]),
             ({"colour__in": ["red", "blue"]}, [("colour", "IN", ["red", "blue"])]),
-            ({"name__icontains": "A"}, [("name", "CONTAINS", "A", True)]),
-            ({"name__ieq": "A0"}, [("name", "EQUALS", "A0", True)]),
+            ({"name__icontains": "A"}, [("name", "CONTAINS", "A", False)]),
+            ({"name__ieq": "A0"}, [("name", "EQUALS", "A0", False)]),
             ({"tags__contains": "y"}, [("tags", "CONTAINS", "y")]),
             (
                 {"colour__ne": "red", "enabled": True},
