@@ -225,15 +225,16 @@ class DataObject:
             meta.checks[prop.name] = make_check(cls.__name__, prop.name, prop.type)
             meta.decode_checks[prop.name] = (
                 make_check(cls.__name__, prop.name, prop.type, decoded=True)
-                if prop.type in (list, dict)
+                if prop.type in (list, dict, object)
                 else meta.checks[prop.name]
             )
-            if prop.type in (list, dict):
+            if prop.type in (list, dict, object):
                 meta.mutable.append(prop.name)
             if prop.indexed:
-                if prop.type in (list, dict):
+                if prop.type in (list, dict, object):
                     raise DefinitionError(
-                        f"{cls.__name__}.{prop.name}: list and dict properties cannot be indexed"
+                        f"{cls.__name__}.{prop.name}: list, dict and object properties cannot "
+                        "be indexed"
                     )
                 meta.indexed.append(prop)
         for rel in relations:

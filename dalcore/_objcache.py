@@ -228,14 +228,6 @@ def _document(meta: HybridMeta, key: str, guid: str, data: dict[str, Any]) -> tu
 
 
 _NONE = type(None)
-_ENTRY_TYPES: dict[Any, frozenset[type]] = {
-    str: frozenset({str, _NONE}),
-    int: frozenset({int, _NONE}),
-    float: frozenset({float, _NONE}),
-    bool: frozenset({bool, _NONE}),
-    list: frozenset({list, _NONE}),
-    dict: frozenset({dict, _NONE}),
-}
 
 
 class _EntryShape:

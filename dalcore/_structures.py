@@ -18,7 +18,13 @@ Check = Callable[[Any], Any]  # returns the value to keep, or raises TypeError/V
 def type_name(kind: Any) -> str:
     if isinstance(kind, list):
         return "one of " + ", ".join(repr(v) for v in kind)
+    if kind is object:
+        return "any JSON value"
     return str(kind.__name__)
+
+
+def _any_decoded(value: Any) -> Any:
+    return value  # whatever a JSON decoder made is a JSON value
 
 
 def make_check(owner: str, name: str, kind: Any, decoded: bool = False) -> Check:
@@ -56,6 +62,14 @@ def make_check(owner: str, name: str, kind: Any, decoded: bool = False) -> Check
             raise TypeError(f"expected int, got {type(value).__name__} {value!r}")
 
         return check_int
+    if kind is object:  # any JSON value (the Valence layer's custom validators store this)
+        if decoded:
+            return _any_decoded
+
+        def check_json(value: Any) -> Any:
+            return None if value is None else json_value(value)
+
+        return check_json
     if kind in (list, dict) and not decoded:
 
         def check_container(value: Any) -> Any:
@@ -75,7 +89,7 @@ def make_check(owner: str, name: str, kind: Any, decoded: bool = False) -> Check
 
         return check_simple
     raise DefinitionError(
-        f"{owner}.{name}: type must be one of str, int, float, bool, list, dict "
+        f"{owner}.{name}: type must be one of str, int, float, bool, list, dict, object (any JSON) "
         f"or a list of allowed values, not {kind!r}"
     )
 

@@ -22,6 +22,7 @@ reference; with no default provider, saving a plaintext secret is refused. Built
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import re
 import secrets
@@ -32,6 +33,7 @@ from dalcore import _secrets
 from dalcore.errors import ValidationError
 
 SECRET_ITEMS = ("password", "token", "secret")
+_log = logging.getLogger("dalcore.valence")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 
 
@@ -188,12 +190,29 @@ def check_authentication(owner: str, field: str, items: Any) -> None:
                 raise CredentialError(owner, f"{where}.auth_items.{key}", "expected a string")
 
 
-def seal(owner: str, field: str, items: Any, hint: str) -> tuple[Any, list[str]]:
+_warned_plaintext = False
+
+
+def _already_stored(stored: Any, index: int, key: str, value: Any) -> bool:
+    """Whether ``stored`` (the document as read) holds this very plaintext secret already."""
+    try:
+        return bool(stored[index]["auth_items"].get(key) == value)
+    except (IndexError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def seal(
+    owner: str, field: str, items: Any, hint: str, stored: Any = None
+) -> tuple[Any, list[str]]:
     """``items`` with every plaintext secret replaced by a reference from the default provider.
 
     Returns the sealed copy and the references created (to forget if the save then fails).
     ``hint`` starts every created name, which is how :func:`owned` recognises them later.
+    With no default provider, a plaintext secret that ``stored`` already holds (a document
+    Valence wrote) is kept as it is, with a warning once per process, so that migrating data
+    needs no provider; a new plaintext secret is still refused.
     """
+    global _warned_plaintext
     if items is None:
         return None, []
     sealed = copy.deepcopy(items)
@@ -208,6 +227,17 @@ def seal(owner: str, field: str, items: Any, hint: str) -> tuple[Any, list[str]]
                     scheme = _default[0]
                     provider = None if scheme is None else _providers.get(scheme)
                 where = f"{field}[{index}].auth_items.{key}"
+                if provider is None and _already_stored(stored, index, key, auth_items[key]):
+                    if not _warned_plaintext:
+                        _warned_plaintext = True
+                        _log.warning(
+                            "%s.%s holds a plaintext secret, as Valence stored it; kept until a "
+                            "credential provider is registered (dalcore.compat.valence."
+                            "plaintext_credentials lists them)",
+                            owner,
+                            where,
+                        )
+                    continue
                 if provider is None:
                     raise CredentialError(
                         owner,
@@ -262,3 +292,13 @@ def resolve_authentication(items: Any) -> list[dict[str, Any]]:
                 _secrets.register(secret)
                 del auth_items[key]
     return resolved
+
+
+def plaintext_paths(items: Any) -> list[str]:
+    """Where ``items`` (an authentication list) holds a plaintext secret."""
+    found = []
+    for index, item in enumerate(items or ()):
+        auth_items = item.get("auth_items") if isinstance(item, dict) else None
+        if isinstance(auth_items, dict):
+            found += [f"[{index}].auth_items.{key}" for key in SECRET_ITEMS if key in auth_items]
+    return found

@@ -14,7 +14,7 @@ from dalcore.errors import DefinitionError, ValidationError
 #: instead (a dict value validated key by key, as Valence's Flavor.properties declared memory /
 #: processor / pci_device, whose own sub-fields include one called "type").
 OPTIONS = frozenset({"validate", "store_as", "credentials", "doc"})
-PROPERTY_TYPES = (str, int, float, bool, list, dict)
+PROPERTY_TYPES = (str, int, float, bool, list, dict, object)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,12 +44,12 @@ def compile_field(owner: str, name: str, spec: Any) -> Field:
     elif isinstance(validator, Validator):
         python_type = validator.python_type
     else:
-        raise DefinitionError(
-            f"{where}: cannot tell how to store values checked by {validate!r}; "
-            f"add 'store_as': one of {', '.join(t.__name__ for t in PROPERTY_TYPES)}"
-        )
+        # A validator of the application's own: whatever JSON value it accepts is stored.
+        python_type = object
     if python_type not in PROPERTY_TYPES:
-        raise DefinitionError(f"{where}: 'store_as' must be str, int, float, bool, list or dict")
+        raise DefinitionError(
+            f"{where}: 'store_as' must be str, int, float, bool, list, dict or object"
+        )
     nested: dict[str, Field] = {}
     for key, sub in spec.items():
         if key in OPTIONS and not isinstance(sub, dict):

@@ -24,6 +24,7 @@ _builtin_type = type
 
 __all__ = [
     "Bool",
+    "Custom",
     "Dict",
     "Integer",
     "InvalidValueError",
@@ -242,6 +243,36 @@ class List(Validator):
             except InvalidValueError as exc:
                 raise self.fail(f"item {index}: {exc}", value) from None
         return result
+
+
+class Custom(Validator):
+    """A value of the application's own class ``user_class``, stored as JSON: an instance of it
+    that is a JSON value (a dict or list subclass, a str...) or a dict its constructor accepts
+    as keyword arguments (the object is built to validate it; the dict is what is stored)."""
+
+    python_type = object
+
+    def __init__(self, user_class: type) -> None:
+        if not isinstance(user_class, _builtin_type):
+            raise TypeError(f"Custom(user_class): expected a class, got {user_class!r}")
+        self.user_class = user_class
+
+    @property
+    def type_name(self) -> str:
+        return f"Custom({self.user_class.__name__})"
+
+    def check(self, value: Any) -> Any:
+        if value is None or isinstance(value, self.user_class):
+            return value
+        if isinstance(value, dict):
+            try:
+                self.user_class(**value)
+            except Exception as exc:
+                raise self.fail(
+                    f"{self.user_class.__name__}(**value) refused it: {exc}", value
+                ) from None
+            return value
+        raise self.fail(f"expected a {self.user_class.__name__}, got {_shown(value)}", value)
 
 
 class Dict(Validator):

@@ -73,6 +73,7 @@ __all__ = [
     "ValidationError",
     "config",
     "etcd",
+    "plaintext_credentials",
     "register_credential_provider",
     "resolve_authentication",
     "singleton",
@@ -210,7 +211,8 @@ class ModelBase(DataObject):
         try:
             for name, field in self._valence_fields.items():
                 if field.credentials:
-                    sealed, new = _credentials.seal(owner, name, state[name], hint)
+                    stored = (state["_orig"] or {}).get(name)
+                    sealed, new = _credentials.seal(owner, name, state[name], hint, stored)
                     created += new
                     if new:
                         plaintext[name] = state[name]
@@ -249,6 +251,21 @@ class ModelBase(DataObject):
         super().delete(abandon=abandon, cascade=cascade)
         hint = self._secret_hint()
         _credentials.forget(_credentials.owned(self._credential_refs(stored), hint))
+
+
+def plaintext_credentials(*models: type[ModelBase]) -> list[tuple[str, str, str]]:
+    """(model, uuid, field path) of every stored secret still in plaintext, as Valence wrote
+    them: what registering a credential provider and saving each object again moves out."""
+    found: list[tuple[str, str, str]] = []
+    for model in models:
+        credential_fields = [n for n, f in model._valence_fields.items() if f.credentials]
+        if not credential_fields:
+            continue
+        for obj in model.all():
+            for name in credential_fields:
+                for path in _credentials.plaintext_paths(obj.__dict__[name]):
+                    found.append((model.__name__, obj.guid, name + path))
+    return found
 
 
 def _utcnow() -> str:

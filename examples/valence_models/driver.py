@@ -73,6 +73,10 @@ class EtcdDriver(metaclass=singleton.Singleton):
     def create_device(self, values: Mapping[str, Any]) -> Device:
         return self.client.create(Device, values)
 
+    def add_device(self, values: Mapping[str, Any]) -> Device:
+        """Valence's name for it (its pooled-devices controller calls ``add_device``)."""
+        return self.create_device(values)
+
     def get_device_by_uuid(self, device_uuid: str) -> Device:
         return self.client.get(Device, device_uuid)
 

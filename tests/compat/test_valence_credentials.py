@@ -173,3 +173,40 @@ def test_secret_of_a_save_that_lost_the_merge_is_forgotten(backend: str, tmp_pat
     assert len(os.listdir(secrets_dir)) == 1
     loaded = driver().get_podmanager_by_uuid(podm.uuid)
     assert resolve_authentication(loaded.authentication) == basic("Theirs-pa55")
+
+
+def test_a_document_valence_wrote_is_updated_without_a_provider_then_sealed_with_one(
+    backend: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from valence_models import PodManager
+
+    from dalcore.compat import _credentials
+
+    monkeypatch.setattr(_credentials, "_warned_plaintext", False)  # warned once per process
+
+    # A pod manager as Valence stored it: the password in plaintext, straight in the store.
+    uuid = "6d1b1a2c-5c38-4c8b-9f64-3a2b1c0d9e8f"
+    key = f"/pod_managers/{uuid}"
+    valence_document = {"uuid": uuid, "name": "p", "url": "https://old", "authentication": basic()}
+    dalcore.runtime().store.set(key, json.dumps(valence_document).encode())
+    from dalcore.compat.valence import plaintext_credentials
+
+    found = plaintext_credentials(PodManager)
+    assert found == [("PodManager", uuid, "authentication[0].auth_items.password")]
+    # No provider: changing something else keeps what Valence stored, with a warning.
+    driver().update_podmanager(uuid, {"url": "https://new"})
+    stored = json.loads(dalcore.runtime().store.get(key).value)
+    assert stored["url"] == "https://new" and stored["authentication"] == basic()
+    assert "plaintext secret, as Valence stored it" in caplog.text and PASSWORD not in caplog.text
+    # A new plaintext password is still refused without a provider.
+    with pytest.raises(CredentialError, match="refusing to store a plaintext secret"):
+        driver().update_podmanager(uuid, {"authentication": basic("a-new-secret")})
+    # With a provider, the next save moves the secret out of the document.
+    register_credential_provider(FileCredentials(str(tmp_path / "secrets")), default=True)
+    driver().update_podmanager(uuid, {"url": "https://newer"})
+    stored = json.loads(dalcore.runtime().store.get(key).value)
+    assert "password" not in stored["authentication"][0]["auth_items"]
+    assert stored["authentication"][0]["auth_items"]["password_ref"].startswith("file:")
+    assert plaintext_credentials(PodManager) == []
+    loaded = driver().get_podmanager_by_uuid(uuid)
+    assert resolve_authentication(loaded.authentication) == basic()

@@ -106,10 +106,10 @@ def test_bad_declarations_are_refused_when_the_class_is_made() -> None:
         class NoValidator(ModelBase):
             fields = {"name": {}}
 
-    with pytest.raises(dalcore.DefinitionError, match="add 'store_as'"):
+    with pytest.raises(dalcore.DefinitionError, match="'store_as' must be str, int"):
 
         class OwnValidator(ModelBase):
-            fields = {"name": {"validate": str.strip}}
+            fields = {"name": {"validate": str.strip, "store_as": set}}
 
     with pytest.raises(dalcore.DefinitionError, match="name is used by ModelBase"):
 
@@ -382,3 +382,41 @@ def test_valence_models_through_valences_driver_api(backend: str) -> None:
     assert list(dalcore.runtime().store.keys("/")) == []
     with pytest.raises(dalcore.ObjectNotFoundError):
         driver.delete_podmanager(podm.uuid)
+
+
+def test_add_device_is_valences_name_for_creating_one(backend: str) -> None:
+    from valence_models import get_driver
+
+    driver = get_driver()
+    device = driver.add_device({"type": "NIC", "state": "free", "podm_id": "p1"})
+    assert driver.get_device_by_uuid(device.uuid).type == "NIC"
+    assert [d.uuid for d in driver.list_devices({"podm_id": "p1"})] == [device.uuid]
+
+
+def test_custom_and_own_validators_need_no_store_as(backend: str) -> None:
+    class Placement:
+        def __init__(self, rack: str, slot: int) -> None:
+            self.rack, self.slot = rack, slot
+
+    def even(value: Any) -> Any:  # an application's own validator
+        if value is not None and value % 2:
+            raise ValueError(f"{value} is odd")
+        return value
+
+    class Slotted(ModelBase):
+        path = "slotted"
+        fields = {
+            "uuid": {"validate": types.Text.validate},
+            "placed": {"validate": types.Custom(Placement).validate},
+            "spares": {"validate": types.List(types.Custom(Placement)).validate},
+            "count": {"validate": even},
+        }
+
+    obj = Slotted(uuid="s-1", placed={"rack": "r", "slot": 2}, spares=[], count=4)
+    obj.save()
+    loaded = Slotted("s-1")
+    assert (loaded.placed, loaded.spares, loaded.count) == ({"rack": "r", "slot": 2}, [], 4)
+    with pytest.raises(dalcore.ValidationError, match="odd"):
+        loaded.count = 3
+    with pytest.raises(dalcore.ValidationError, match="Placement"):
+        loaded.placed = {"shelf": 1}

@@ -100,3 +100,26 @@ def test_instance_validate_takes_no_options() -> None:
 def test_long_values_are_shortened_in_messages() -> None:
     error = refused(types.Text.validate, list(range(100)))
     assert len(str(error)) < 140 and str(error).endswith("...")
+
+
+class Location:
+    """An application class, as Valence's types.Custom validates."""
+
+    def __init__(self, rack: str, slot: int) -> None:
+        if slot < 0:
+            raise ValueError("slot must not be negative")
+        self.rack, self.slot = rack, slot
+
+
+def test_custom_takes_a_dict_its_class_accepts() -> None:
+    custom = types.Custom(Location)
+    assert custom.validate({"rack": "r1", "slot": 3}) == {"rack": "r1", "slot": 3}
+    assert custom.validate(None) is None
+    with pytest.raises(InvalidValueError, match=r"Custom\(Location\).*slot must not be negative"):
+        custom.validate({"rack": "r1", "slot": -1})
+    with pytest.raises(InvalidValueError, match=r"expected a Location"):
+        custom.validate("r1/3")
+    items = types.List(types.Custom(Location))
+    assert items.validate([{"rack": "a", "slot": 1}]) == [{"rack": "a", "slot": 1}]
+    with pytest.raises(InvalidValueError, match="item 1"):
+        items.validate([{"rack": "a", "slot": 1}, {"rack": "b"}])
