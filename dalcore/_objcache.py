@@ -39,6 +39,7 @@ the in-process cache's hits cost no check.
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import secrets
 import time
@@ -56,6 +57,20 @@ if TYPE_CHECKING:
     from dalcore._structures import Relation
 
 HOLD = "__dalcore_hold__"
+# Every hold is HOLD plus a value no other hold has: a cache whose cas compares bytes (Redis)
+# must not take a newer save's hold for the one a reader saw (the ABA problem).
+_hold_prefix = f"{HOLD}:{secrets.token_hex(4)}:"
+_hold_count = itertools.count()
+
+
+def new_hold() -> str:
+    return _hold_prefix + str(next(_hold_count))
+
+
+def is_hold(value: Any) -> bool:
+    return type(value) is str and value.startswith(HOLD)
+
+
 FILL_MARGIN = 1.0
 
 Document = dict[str, Any]
@@ -170,7 +185,7 @@ def reverse_guids_at(rt: Runtime, cache_key: str, relation: Relation) -> list[st
     if cached is not NO_VALUE:
         if type(cached) is list and all(type(guid) is str for guid in cached):
             return cached
-        if cached != HOLD:
+        if not is_hold(cached):
             unusable("reverse list", cache_key, cached, "expected a list of guids")
         cached, token = rt.cache.gets(cache_key)
     base = cache_key[2:]
@@ -255,7 +270,7 @@ def cached_object(
     """A cache entry that did not come from this process, checked as a stored document is:
     ``[revision, document, stale]`` with every field of ``meta`` well typed, else None."""
     if type(value) is not list or len(value) != 3:
-        if value is not NO_VALUE and value != HOLD:
+        if value is not NO_VALUE and not is_hold(value):
             unusable("object", key, value, "expected [revision, document, stale]")
         return None
     revision, data, stale = value
@@ -427,8 +442,9 @@ def changed(
     prefixes): block refills for a while, and give each touched hybrid a new query
     generation so that no cached query result from before the commit is used.
     """
-    held = {"o:" + key: HOLD for key in keys}
-    held.update(("r:" + base, HOLD) for base in lists)
+    hold = new_hold()
+    held = {"o:" + key: hold for key in keys}
+    held.update(("r:" + base, hold) for base in lists)
     if held:
         rt.cache.set_many(held, rt.hold_seconds)
     tokens = {query_generation_key(rt, meta): new_generation() for meta in hybrids}
@@ -480,9 +496,10 @@ def invalidation_feed(rt: Runtime) -> Callable[[WatchEvent], None]:
         if key.startswith(relations):
             # Many-to-one lists are cached under the prefix ending in "/", one-to-one under
             # the key itself; the event cannot tell which, so hold both.
-            cache.set_many({"r:" + key[:cut]: HOLD, "r:" + key: HOLD}, rt.hold_seconds)
+            hold = new_hold()
+            cache.set_many({"r:" + key[:cut]: hold, "r:" + key: hold}, rt.hold_seconds)
         elif not key[len(scope) :].startswith("."):
-            cache.set("o:" + key, HOLD, rt.hold_seconds)
+            cache.set("o:" + key, new_hold(), rt.hold_seconds)
             cache.set("g:" + key[:cut], new_generation())
 
     return on_change

@@ -22,6 +22,10 @@ _HOLD = "__dalcore_hold__"  # dalcore._objcache.HOLD; a backend does not import 
 _LOCAL_PREFIXES = ("o:", "r:")
 
 
+def _is_hold(value: Any) -> bool:
+    return type(value) is str and value.startswith(_HOLD)
+
+
 class TieredCache(VolatileCache):
     """``local`` (per process) in front of ``shared`` for objects and reverse lists."""
 
@@ -44,7 +48,7 @@ class TieredCache(VolatileCache):
         value = self.local.get(key)
         if value is NO_VALUE:
             value = self.shared.get(key)
-            if value is not NO_VALUE and value != _HOLD:
+            if value is not NO_VALUE and not _is_hold(value):
                 self.local.add(key, value, self.local_ttl)
         return value
 
@@ -58,7 +62,7 @@ class TieredCache(VolatileCache):
             shared = self.shared.get_many([keys[index] for index in wanted])
             for index, value in zip(wanted, shared, strict=True):
                 result[index] = value
-                if local[index] and value is not NO_VALUE and value != _HOLD:
+                if local[index] and value is not NO_VALUE and not _is_hold(value):
                     self.local.add(keys[index], value, self.local_ttl)
         return result
 

@@ -41,7 +41,7 @@ def settle(rt: Runtime, cache_keys: Sequence[str], timeout: float = 15.0) -> Non
     """
     deadline = time.monotonic() + timeout
     for key in cache_keys:
-        while rt.cache.get(key) == _objcache.HOLD and time.monotonic() < deadline:
+        while _objcache.is_hold(rt.cache.get(key)) and time.monotonic() < deadline:
             time.sleep(0.1)
 
 
