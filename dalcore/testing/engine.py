@@ -1293,6 +1293,47 @@ class EngineBehaviour(OriginalFormsBehaviour):
         dal.store.before_commit = before_commit
         return failures
 
+    def test_race_reverse_index_build_during_save(self, dal: Dal) -> None:
+        # A reverse list read from the store while a new link is saved: the reader answers
+        # what it read, and the list it leaves in the cache never hides the new link.
+        kind, backends = self._kind_with_backends(2)
+        dal.cache.clear()
+        prefix = f"{dal.ns}/.rel/backend/backend_type/{kind.guid}/"
+        entered, release = self._block_reads_of(dal, prefix, "list-builder")
+        thread, outcome = self._in_thread(
+            "list-builder", lambda: BackendType(kind.guid).backends_guids
+        )
+        assert entered.wait(30)
+        added = Backend(name="b-new", backend_type=kind)
+        added.save()
+        release.set()
+        thread.join(30)
+        assert sorted(outcome["value"]) == sorted(b.guid for b in backends)
+        assert sorted(BackendType(kind.guid).backends_guids) == sorted(
+            [*(b.guid for b in backends), added.guid]
+        )
+
+    def test_race_index_change_during_query(self, dal: Dal) -> None:
+        # A query reads an index while an object leaves it: the result the slow query caches
+        # is never served after the change.
+        from dalcore.testing._query_hybrids import Server
+
+        server = Server(name="s", colour="red")
+        server.save()
+        dal.cache.clear()
+        prefix = f'{dal.ns}/.idx/server/colour/"red"/'
+        entered, release = self._block_reads_of(dal, prefix, "querier")
+        thread, outcome = self._in_thread("querier", lambda: list(Server.where(colour="red").guids))
+        assert entered.wait(30)
+        changed = Server(server.guid)
+        changed.colour = "blue"
+        changed.save()
+        release.set()
+        thread.join(30)
+        assert outcome["value"] == [server.guid]  # what it read before the change
+        assert list(Server.where(colour="red").guids) == []
+        assert list(Server.where(colour="blue").guids) == [server.guid]
+
     def test_error_in_the_middle_of_a_save(self, dal: Dal) -> None:
         kind = BackendType(name="t", code="t")
         kind.save()
