@@ -168,6 +168,65 @@ def _cmd_reindex(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- operator tools: erd, inspect, check, doctor --------------------------------------------
+
+
+def _add_hybrids_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--hybrids",
+        action="append",
+        default=[],
+        metavar="PACKAGE",
+        help="import the hybrids in PACKAGE first (repeatable; the configuration's "
+        "'hybrids' setting is imported as well)",
+    )
+
+
+def _configured(args: argparse.Namespace) -> Any:
+    """The runtime from the configuration, with the hybrids of ``--hybrids`` imported."""
+    import dalcore
+    from dalcore._runtime import adopt_plugin_hybrids, import_hybrids
+
+    rt = dalcore.configure()
+    for package in args.hybrids:
+        import_hybrids(package)
+    adopt_plugin_hybrids()
+    return rt
+
+
+def _configure_erd(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "classes", nargs="*", metavar="CLASS", help="draw only these hybrids (default: all)"
+    )
+    _add_hybrids_option(parser)
+    parser.add_argument(
+        "--format",
+        default="mermaid",
+        choices=["mermaid", "dot", "svg", "png"],
+        help="mermaid (default) or dot text; svg or png drawn by Graphviz's dot",
+    )
+    parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+
+
+def _cmd_erd(args: argparse.Namespace) -> int:
+    from dalcore._ops import known_hybrids
+    from dalcore._ops.erd import diagram
+    from dalcore._runtime import adopt_plugin_hybrids, import_hybrids
+
+    # The diagram needs the classes only: no store is opened.
+    for package in args.hybrids:
+        import_hybrids(package)
+    adopt_plugin_hybrids()
+    data = diagram(known_hybrids(args.classes), args.format)
+    if args.output:
+        with open(args.output, "wb") as handle:
+            handle.write(data)
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+    return 0
+
+
 # -- the command table --------------------------------------------------------------------
 
 COMMANDS: tuple[Command, ...] = (
@@ -184,6 +243,12 @@ COMMANDS: tuple[Command, ...] = (
         "build the index entries of properties made indexed/unique after data existed",
         _cmd_reindex,
         _configure_reindex,
+    ),
+    Command(
+        "erd",
+        "entity-relationship diagram of the registered hybrids (mermaid, dot, svg, png)",
+        _cmd_erd,
+        _configure_erd,
     ),
     Command(
         "bench",
