@@ -227,6 +227,44 @@ def _cmd_erd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configure_inspect(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("hybrid", nargs="?", metavar="CLASS", help="list this hybrid's objects")
+    parser.add_argument("guid", nargs="?", metavar="GUID", help="show this object in detail")
+    _add_hybrids_option(parser)
+    parser.add_argument("--fields", metavar="A,B", help="fields to list (default: every property)")
+    parser.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="keep objects whose FIELD equals VALUE (repeatable; indexes are used)",
+    )
+    parser.add_argument("--limit", type=int, default=50, help="objects per page (50)")
+    parser.add_argument("--offset", type=int, default=0, help="objects to skip (0)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    import dalcore
+    from dalcore._ops import dump_json, known_hybrids
+    from dalcore._ops import inspect as ops
+
+    rt = _configured(args)
+    out = sys.stdout
+    if args.hybrid is None:
+        rows = ops.overview(rt, known_hybrids())
+        dump_json(out, rows) if args.json else ops.print_overview(out, rows)
+    elif args.guid is None:
+        fields = [f for f in (args.fields or "").split(",") if f]
+        hybrid = dalcore.hybrid(args.hybrid)
+        page = ops.listing(rt, hybrid, fields, args.where, args.limit, args.offset)
+        dump_json(out, page) if args.json else ops.print_listing(out, page)
+    else:
+        info = ops.detail(rt, dalcore.hybrid(args.hybrid), args.guid)
+        dump_json(out, info) if args.json else ops.print_detail(out, info)
+    return 0
+
+
 # -- the command table --------------------------------------------------------------------
 
 COMMANDS: tuple[Command, ...] = (
@@ -249,6 +287,12 @@ COMMANDS: tuple[Command, ...] = (
         "entity-relationship diagram of the registered hybrids (mermaid, dot, svg, png)",
         _cmd_erd,
         _configure_erd,
+    ),
+    Command(
+        "inspect",
+        "look at what is stored: hybrids and counts, a page of objects, one object in detail",
+        _cmd_inspect,
+        _configure_inspect,
     ),
     Command(
         "bench",

@@ -7,7 +7,9 @@ as a table or as JSON.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dalcore._dataobject import DataObject
@@ -27,3 +29,25 @@ def known_hybrids(names: list[str] | None = None) -> list[type[DataObject]]:
     found = {cls._replacement() for cls in classes}
     # A class replaced by a plugin's subclass is shown as its replacement only.
     return sorted(found, key=lambda cls: (cls.__name__, cls.__module__))
+
+
+def table(out: Any, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Columns padded to their widest cell; the last one unpadded (no trailing blanks)."""
+    cells = [[_cell(c) for c in row] for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        padded = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=False)]
+        out.write("  ".join([*padded, row[-1]]).rstrip() + "\n")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def dump_json(out: Any, data: Any) -> None:
+    json.dump(data, out, indent=2, sort_keys=False, default=str)
+    out.write("\n")
