@@ -265,6 +265,40 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configure_check(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "classes", nargs="*", metavar="CLASS", help="check only these hybrids (default: all)"
+    )
+    _add_hybrids_option(parser)
+    parser.add_argument(
+        "--repair",
+        action="store_true",
+        help="fix each finding in its own guarded commit (resumable)",
+    )
+    parser.add_argument(
+        "--restart", action="store_true", help="with --repair: ignore an interrupted run's position"
+    )
+    parser.add_argument("--batch", type=int, default=200, help="keys read per page (200)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from dalcore._ops import dump_json, known_hybrids
+    from dalcore._ops.check import check, print_report
+
+    rt = _configured(args)
+    report = check(
+        rt, known_hybrids(args.classes), repair=args.repair, restart=args.restart, batch=args.batch
+    )
+    if args.json:
+        dump_json(sys.stdout, report.as_json())
+    else:
+        print_report(sys.stdout, report, args.repair)
+    # Exit 0 when the store is sound: nothing found, or everything found was repaired.
+    left = sum(report.found.values()) - (sum(report.repaired.values()) if args.repair else 0)
+    return 0 if left == 0 else 1
+
+
 # -- the command table --------------------------------------------------------------------
 
 COMMANDS: tuple[Command, ...] = (
@@ -293,6 +327,13 @@ COMMANDS: tuple[Command, ...] = (
         "look at what is stored: hybrids and counts, a page of objects, one object in detail",
         _cmd_inspect,
         _configure_inspect,
+    ),
+    Command(
+        "check",
+        "find (and with --repair fix) index, reverse and unique entries and documents that "
+        "disagree",
+        _cmd_check,
+        _configure_check,
     ),
     Command(
         "bench",
