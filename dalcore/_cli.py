@@ -299,6 +299,29 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0 if left == 0 else 1
 
 
+def _configure_doctor(parser: argparse.ArgumentParser) -> None:
+    _add_hybrids_option(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from dalcore._ops import doctor as ops
+    from dalcore._ops import dump_json, known_hybrids
+
+    try:
+        rt = _configured(args)
+    except DalcoreError as exc:
+        # A store that cannot even be opened is the first thing doctor must report.
+        rows = [ops.Row("configuration", ops.FAIL, str(exc))]
+    else:
+        rows = ops.doctor(rt, known_hybrids())
+    if args.json:
+        dump_json(sys.stdout, ops.as_json(rows))
+    else:
+        ops.print_rows(sys.stdout, rows)
+    return 0 if ops.healthy(rows) else 1
+
+
 # -- the command table --------------------------------------------------------------------
 
 COMMANDS: tuple[Command, ...] = (
@@ -334,6 +357,12 @@ COMMANDS: tuple[Command, ...] = (
         "disagree",
         _cmd_check,
         _configure_check,
+    ),
+    Command(
+        "doctor",
+        "check the configured store, cache and plugins (exit 0 only when all are fine)",
+        _cmd_doctor,
+        _configure_doctor,
     ),
     Command(
         "bench",
