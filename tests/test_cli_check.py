@@ -47,3 +47,56 @@ def test_check_json_on_a_sound_store_is_clean(tmp_path: Path) -> None:
     report = check(rt, [damage.CheckShelf, damage.CheckBook, damage.CheckCover])
     assert report.clean and report.scanned > 0
     assert orjson.loads(orjson.dumps(report.as_json()))["clean"] is True
+
+
+def _check_command(tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+    import os
+    import sys
+
+    url = f"sqlite://{tmp_path}/bar.db"
+    rt = dalcore.configure(url, "memory://", namespace="bar")
+    for i in range(30):
+        damage.CheckShelf(name=f"s{i}").save()
+    rt.close()
+    env = dict(os.environ, DALCORE_PERSISTENT=url, DALCORE_NAMESPACE="bar")
+    command = [str(Path(sys.executable).with_name("dalcore")), "check", "--hybrids", damage.MODULE]
+    return command, env
+
+
+def test_check_shows_a_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import termios
+
+    command, env = _check_command(tmp_path)
+    piped = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stderr == ""  # quiet when stderr is not a terminal
+    leader, follower = pty.openpty()
+    # A new pseudo-terminal is 0 columns wide, and tqdm draws nothing in that.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    try:
+        done = subprocess.run(
+            command, env=env, stdout=subprocess.PIPE, stderr=follower, timeout=120, text=True
+        )
+        os.close(follower)
+        follower = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal is closed once everything is read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if follower != -1:
+            os.close(follower)
+        os.close(leader)
+    assert done.returncode == 0
+    text = shown.decode(errors="replace")
+    assert "check: 100%" in text and "key/s" in text, text  # tqdm's bar: rate and ETA
