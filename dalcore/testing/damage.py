@@ -50,15 +50,22 @@ FOUND = {
     "unknown-fields": 1,
     "relation-to-missing-object": 1,
     "reverse-entry-missing": 2,
-    "reverse-entry-orphan": 1,
+    "reverse-entry-orphan": 2,  # a book that does not exist, book 8's old cover
     "index-entry-missing": 1,
     "index-entry-orphan": 2,  # book 6's old genre, and the deleted shelf's name
     "unique-entry-missing": 1,
     "unique-entry-orphan": 1,
     "link-marker-orphan": 1,
     "unique-value-shared": 1,
+    "one-to-one-conflict": 1,
+    "unreadable-entry": 1,
 }
-NEEDS_PERSON = {"invalid-document": 1, "unique-value-shared": 1}
+NEEDS_PERSON = {
+    "invalid-document": 1,
+    "unique-value-shared": 1,
+    "one-to-one-conflict": 1,
+    "unreadable-entry": 1,
+}
 
 
 @dataclasses.dataclass
@@ -74,7 +81,7 @@ def damage(rt: Any) -> Damaged:
     for shelf in shelves:
         shelf.save()
     books = []
-    for i in range(8):
+    for i in range(10):
         cover = CheckCover(colour="red")
         cover.save()
         book = CheckBook(title=f"book {i}", isbn=f"isbn-{i}", genre="poetry" if i % 2 else "prose")
@@ -97,7 +104,7 @@ def damage(rt: Any) -> Damaged:
     # other books on it are moved off first, book 1 among them because a document with unknown
     # fields has its links checked only once it is rewritten), unique-entry-orphan (its name),
     # index-entry-orphan (its name) and link-marker-orphan.
-    for i in (1, 5, 7):
+    for i in (1, 5, 7, 9):
         data = doc(i)
         store.delete(
             _objcache.reverse_key(rt, book_meta, book_meta.relations["shelf"], shelves[1].guid,
@@ -132,6 +139,13 @@ def damage(rt: Any) -> Damaged:
     store.delete(_objcache.index_prefix(rt, book_meta, "isbn", "isbn-7") + books[7].guid)
     store.set(_objcache.index_prefix(rt, book_meta, "isbn", "isbn-2") + books[7].guid, b"")
     store.set(book_key[7], orjson.dumps(dict(data, isbn="isbn-2")))
+    # one-to-one-conflict: book 8 given book 9's cover behind dalcore's back (the reverse entry
+    # of that cover names book 9); book 8's own cover keeps an entry naming it: an orphan
+    store.set(book_key[8], orjson.dumps(dict(doc(8), cover_guid=books[9].cover_guid)))
+    # unreadable-entry: an index key whose value part is not JSON
+    store.set(
+        f"{_objcache.internal_prefix(rt, '.idx')}checkbook/genre/not-json/{books[2].guid}", b""
+    )
     return Damaged([b.guid for b in books], books[3].guid)
 
 
@@ -177,7 +191,7 @@ def check_and_repair(persistent: str, namespace: str) -> None:
     assert (
         "unknown-fields" not in resumed["found"] and "index-entry-missing" not in resumed["found"]
     )
-    assert resumed["repaired"]["reverse-entry-orphan"] == 1
+    assert resumed["repaired"]["reverse-entry-orphan"] == FOUND["reverse-entry-orphan"]
     assert not rt.store.exists(cursor), "a finished repair leaves no position behind"
 
     status, repaired, _ = _run(env, "--repair")
@@ -197,7 +211,7 @@ def check_and_repair(persistent: str, namespace: str) -> None:
     dalcore.configure(persistent, "memory://", namespace=namespace)
     orphan = CheckBook(damaged.orphaned_book)
     assert orphan.shelf is None
-    prose = [damaged.books[i] for i in (0, 2, 4, 6)]  # book 0 is the invalid one
+    prose = [damaged.books[i] for i in (0, 2, 4, 6, 8)]  # book 0 is the invalid one
     assert sorted(CheckBook.where(genre="prose").guids) == sorted(prose)
     assert CheckBook.where(genre="drama").guids == []
     assert CheckBook.where(isbn="isbn-5").guids == [damaged.books[5]]
