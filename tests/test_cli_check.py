@@ -100,3 +100,18 @@ def test_check_shows_a_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
     assert done.returncode == 0
     text = shown.decode(errors="replace")
     assert "check: 100%" in text and "key/s" in text, text  # tqdm's bar: rate and ETA
+
+
+def test_keys_of_hybrids_not_imported_are_reported_as_unchecked(tmp_path: Path) -> None:
+    rt = dalcore.configure(f"sqlite://{tmp_path}/u.db", "memory://", namespace="u")
+    shelf = damage.CheckShelf(name="s")
+    shelf.save()
+    damage.CheckBook(title="t", isbn="i", genre="g", shelf=shelf).save()
+    # Only the shelves are checked: the book, its index and unique entries and its reverse
+    # entry belong to a hybrid not given; the shelf's link marker is checked.
+    report = check(rt, [damage.CheckShelf])
+    assert report.clean
+    assert report.unchecked == 5, report.unchecked_examples
+    assert all("checkbook" in key for key in report.unchecked_examples)
+    full = check(rt, [damage.CheckShelf, damage.CheckBook, damage.CheckCover])
+    assert full.clean and full.unchecked == 0

@@ -16,6 +16,7 @@ they are reported, never guessed at.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 from collections import Counter
 from collections.abc import Callable
@@ -81,6 +82,8 @@ class CheckReport:
     needs_person: Counter[str] = dataclasses.field(default_factory=Counter)
     examples: dict[str, list[dict[str, str]]] = dataclasses.field(default_factory=dict)
     resumed_after: dict[str, str] | None = None
+    unchecked: int = 0  # keys of no imported hybrid (see _unchecked)
+    unchecked_examples: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -96,6 +99,7 @@ class CheckReport:
             "needs_a_person": dict(sorted(self.needs_person.items())),
             "examples": dict(sorted(self.examples.items())),
             "resumed_after": self.resumed_after,
+            "unchecked": {"count": self.unchecked, "examples": self.unchecked_examples},
         }
 
 
@@ -452,6 +456,8 @@ def check(
             if position.get("area") in labels:
                 start_area, start_key = labels.index(position["area"]), position.get("key")
                 report.resumed_after = position
+    if start_area == 0 and start_key is None:
+        report.unchecked, report.unchecked_examples = _unchecked(rt, areas, examples)
     total = sum(sum(1 for _ in rt.store.keys(area.prefix)) for area in areas[start_area:])
     with Progress(total, "repair" if repair else "check") as progress:
         for number, area in enumerate(areas[start_area:], start_area):
@@ -473,6 +479,30 @@ def check(
     if repair:
         rt.store.delete(cursor_key)
     return report
+
+
+# dalcore's own bookkeeping, not about objects: nothing to check there.
+_BOOKKEEPING = (".locks/", ".reindex/", ".check/", ".doctor/", ".sync")
+
+
+def _unchecked(rt: Runtime, areas: list[Area], examples: int) -> tuple[int, list[str]]:
+    """Keys in the namespace that no area covers: objects and entries of hybrids that were not
+    imported (so cannot be judged), or keys another program wrote."""
+    scope = f"{rt.namespace}/" if rt.namespace else ""
+    prefixes = sorted(area.prefix for area in areas)
+    count, shown = 0, []
+    for key in rt.store.keys(scope):
+        index = bisect.bisect_right(prefixes, key) - 1
+        if index >= 0 and key.startswith(prefixes[index]):
+            continue
+        if key[len(scope) :].startswith(_BOOKKEEPING):
+            continue
+        if any(key.startswith(prefix) for prefix in prefixes):  # nested prefixes
+            continue
+        count += 1
+        if len(shown) < examples:
+            shown.append(key)
+    return count, shown
 
 
 def _record(report: CheckReport, finding: Finding, examples: int) -> None:
@@ -504,6 +534,11 @@ def print_report(out: Any, report: CheckReport, repair: bool) -> None:
     if report.resumed_after:
         out.write(f", resumed after {report.resumed_after['area']} {report.resumed_after['key']}")
     out.write("\n")
+    if report.unchecked:
+        out.write(
+            f"{report.unchecked} keys belong to no imported hybrid and were not checked "
+            f"(import their package with --hybrids), e.g. {report.unchecked_examples[0]}\n"
+        )
     if report.clean:
         out.write("no problems found\n")
         return

@@ -178,6 +178,7 @@ def check_and_repair(persistent: str, namespace: str) -> None:
     status, report, _ = _run(env)
     assert status == 1
     assert report["found"] == FOUND, report
+    assert report["unchecked"]["count"] == 0, report["unchecked"]
     assert _dump(rt.store) == before, "check without --repair wrote to the store"
 
     # An interrupted repair: the position says the object areas are done, so only the entry
