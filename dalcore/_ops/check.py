@@ -490,7 +490,7 @@ def _unchecked(rt: Runtime, areas: list[Area], examples: int) -> tuple[int, list
     imported (so cannot be judged), or keys another program wrote."""
     scope = f"{rt.namespace}/" if rt.namespace else ""
     prefixes = sorted(area.prefix for area in areas)
-    count, shown = 0, []
+    count, shown = 0, list[str]()
     for key in rt.store.keys(scope):
         index = bisect.bisect_right(prefixes, key) - 1
         if index >= 0 and key.startswith(prefixes[index]):
