@@ -8,7 +8,8 @@ import orjson
 
 import dalcore
 from dalcore import _objcache
-from dalcore._ops.check import _Scanner, check
+from dalcore._ops.check import check
+from dalcore._ops.findings import _Scanner
 from dalcore.testing import damage
 
 
