@@ -168,6 +168,160 @@ def _cmd_reindex(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- operator tools: erd, inspect, check, doctor --------------------------------------------
+
+
+def _add_hybrids_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--hybrids",
+        action="append",
+        default=[],
+        metavar="PACKAGE",
+        help="import the hybrids in PACKAGE first (repeatable; the configuration's "
+        "'hybrids' setting is imported as well)",
+    )
+
+
+def _configured(args: argparse.Namespace) -> Any:
+    """The runtime from the configuration, with the hybrids of ``--hybrids`` imported."""
+    import dalcore
+    from dalcore._runtime import adopt_plugin_hybrids, import_hybrids
+
+    rt = dalcore.configure()
+    for package in args.hybrids:
+        import_hybrids(package)
+    adopt_plugin_hybrids()
+    return rt
+
+
+def _configure_erd(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "classes", nargs="*", metavar="CLASS", help="draw only these hybrids (default: all)"
+    )
+    _add_hybrids_option(parser)
+    parser.add_argument(
+        "--format",
+        default="mermaid",
+        choices=["mermaid", "dot", "svg", "png"],
+        help="mermaid (default) or dot text; svg or png drawn by Graphviz's dot",
+    )
+    parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+
+
+def _cmd_erd(args: argparse.Namespace) -> int:
+    from dalcore._ops import known_hybrids
+    from dalcore._ops.erd import diagram
+    from dalcore._runtime import adopt_plugin_hybrids, import_hybrids
+
+    # The diagram needs the classes only: no store is opened.
+    for package in args.hybrids:
+        import_hybrids(package)
+    adopt_plugin_hybrids()
+    data = diagram(known_hybrids(args.classes), args.format)
+    if args.output:
+        with open(args.output, "wb") as handle:
+            handle.write(data)
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+    return 0
+
+
+def _configure_inspect(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("hybrid", nargs="?", metavar="CLASS", help="list this hybrid's objects")
+    parser.add_argument("guid", nargs="?", metavar="GUID", help="show this object in detail")
+    _add_hybrids_option(parser)
+    parser.add_argument("--fields", metavar="A,B", help="fields to list (default: every property)")
+    parser.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="keep objects whose FIELD equals VALUE (repeatable; indexes are used)",
+    )
+    parser.add_argument("--limit", type=int, default=50, help="objects per page (50)")
+    parser.add_argument("--offset", type=int, default=0, help="objects to skip (0)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    import dalcore
+    from dalcore._ops import dump_json, known_hybrids
+    from dalcore._ops import inspect as ops
+
+    rt = _configured(args)
+    out = sys.stdout
+    if args.hybrid is None:
+        rows = ops.overview(rt, known_hybrids())
+        dump_json(out, rows) if args.json else ops.print_overview(out, rows)
+    elif args.guid is None:
+        fields = [f for f in (args.fields or "").split(",") if f]
+        hybrid = dalcore.hybrid(args.hybrid)
+        page = ops.listing(rt, hybrid, fields, args.where, args.limit, args.offset)
+        dump_json(out, page) if args.json else ops.print_listing(out, page)
+    else:
+        info = ops.detail(rt, dalcore.hybrid(args.hybrid), args.guid)
+        dump_json(out, info) if args.json else ops.print_detail(out, info)
+    return 0
+
+
+def _configure_check(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "classes", nargs="*", metavar="CLASS", help="check only these hybrids (default: all)"
+    )
+    _add_hybrids_option(parser)
+    parser.add_argument(
+        "--repair",
+        action="store_true",
+        help="fix each finding in its own guarded commit (resumable)",
+    )
+    parser.add_argument(
+        "--restart", action="store_true", help="with --repair: ignore an interrupted run's position"
+    )
+    parser.add_argument("--batch", type=int, default=200, help="keys read per page (200)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from dalcore._ops import dump_json, known_hybrids
+    from dalcore._ops.check import check, print_report
+
+    rt = _configured(args)
+    report = check(
+        rt, known_hybrids(args.classes), repair=args.repair, restart=args.restart, batch=args.batch
+    )
+    if args.json:
+        dump_json(sys.stdout, report.as_json())
+    else:
+        print_report(sys.stdout, report, args.repair)
+    # Exit 0 when the store is sound: nothing found, or everything found was repaired.
+    left = sum(report.found.values()) - (sum(report.repaired.values()) if args.repair else 0)
+    return 0 if left == 0 else 1
+
+
+def _configure_doctor(parser: argparse.ArgumentParser) -> None:
+    _add_hybrids_option(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from dalcore._ops import doctor as ops
+    from dalcore._ops import dump_json, known_hybrids
+
+    try:
+        rt = _configured(args)
+    except DalcoreError as exc:
+        # A store that cannot even be opened is the first thing doctor must report.
+        rows = [ops.Row("configuration", ops.FAIL, str(exc))]
+    else:
+        rows = ops.doctor(rt, known_hybrids())
+    if args.json:
+        dump_json(sys.stdout, ops.as_json(rows))
+    else:
+        ops.print_rows(sys.stdout, rows)
+    return 0 if ops.healthy(rows) else 1
+
+
 # -- the command table --------------------------------------------------------------------
 
 COMMANDS: tuple[Command, ...] = (
@@ -184,6 +338,31 @@ COMMANDS: tuple[Command, ...] = (
         "build the index entries of properties made indexed/unique after data existed",
         _cmd_reindex,
         _configure_reindex,
+    ),
+    Command(
+        "erd",
+        "entity-relationship diagram of the registered hybrids (mermaid, dot, svg, png)",
+        _cmd_erd,
+        _configure_erd,
+    ),
+    Command(
+        "inspect",
+        "look at what is stored: hybrids and counts, a page of objects, one object in detail",
+        _cmd_inspect,
+        _configure_inspect,
+    ),
+    Command(
+        "check",
+        "find (and with --repair fix) index, reverse and unique entries and documents that "
+        "disagree",
+        _cmd_check,
+        _configure_check,
+    ),
+    Command(
+        "doctor",
+        "check the configured store, cache and plugins (exit 0 only when all are fine)",
+        _cmd_doctor,
+        _configure_doctor,
     ),
     Command(
         "bench",

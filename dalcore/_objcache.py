@@ -10,6 +10,8 @@ Layout in the persistent store (``ns`` is the configured namespace)::
     ns/.uniq/<path>/<field>/<json value>           owner (guid) of a ``unique`` property's value
     ns/.locks/<name>                               a PersistentMutex
     ns/.reindex/<path>                             where an interrupted reindex stopped
+    ns/.check/cursor                               where an interrupted ``check --repair`` stopped
+    ns/.doctor/<random>                            ``dalcore doctor``'s watch probe (deleted)
     ns/.sync                                       written by a read barrier (etcd) to see
                                                    its own write come back through the watch
 

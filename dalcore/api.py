@@ -362,6 +362,11 @@ class PersistentStore(abc.ABC):
         """
         raise UnsupportedError(type(self).__name__, "lock")
 
+    def diagnose(self) -> dict[str, Any]:
+        """Facts about the server for ``dalcore doctor`` (``server_version`` and settings that
+        matter to dalcore); an empty dict when the backend has none. Never writes."""
+        return {}
+
     def close(self) -> None:
         """Release connections and files; the store is not used afterwards."""
 
@@ -462,6 +467,12 @@ class VolatileCache(abc.ABC):
     def delete(self, key: str) -> None:
         """Forget ``key``."""
         self.delete_many([key])
+
+    def diagnose(self) -> dict[str, Any]:
+        """Facts about the servers for ``dalcore doctor``: ``servers`` maps each server to a
+        dict with ``up`` and, where it can tell, ``version`` and ``evictions``; an empty dict
+        for an in-process cache."""
+        return {}
 
     def close(self) -> None:
         """Release connections; the cache is not used afterwards."""

@@ -251,3 +251,15 @@ class LockTimeoutError(DalcoreError, TimeoutError):
         super().__init__(f"could not acquire lock {name!r} within {waited:.3g}s")
         self.name = name
         self.waited = waited
+
+
+class MissingToolError(DalcoreError):
+    """An external program a command needs is not installed (e.g. Graphviz ``dot``)."""
+
+    def __init__(self, program: str, package: str, purpose: str) -> None:
+        super().__init__(
+            f"{purpose} needs the program {program!r}, which is not installed "
+            f"(Debian/Ubuntu package {package!r}: apt-get install {package})"
+        )
+        self.program = program
+        self.package = package

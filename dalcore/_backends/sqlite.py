@@ -275,6 +275,21 @@ class SQLiteStore(PersistentStore):
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
 
+    def diagnose(self) -> dict[str, Any]:
+        def work(conn: sqlite3.Connection) -> tuple[str, int]:
+            # Both read without an "=": nothing is changed.
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            level = conn.execute("PRAGMA synchronous").fetchone()[0]
+            return str(mode), int(level)
+
+        mode, level = self._run(work)
+        names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+        return {
+            "server_version": f"SQLite {sqlite3.sqlite_version}",
+            "journal_mode": mode.upper(),
+            "synchronous": names.get(level, str(level)),
+        }
+
     def close(self) -> None:
         self._poller.close()  # before the pool: the poller reads through it
         _STORES.discard(self)

@@ -42,6 +42,9 @@ class TieredCache(VolatileCache):
         self.local_ttl = local_ttl
         self.endpoint = f"{local.endpoint} {shared.endpoint}"
 
+    def diagnose(self) -> dict[str, Any]:
+        return self.shared.diagnose()  # the per-process level has no server
+
     def get(self, key: str) -> Any:
         if not key.startswith(_LOCAL_PREFIXES):
             return self.shared.get(key)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from operator import attrgetter
+from typing import Any
 
 from pyetcd import etcdrpc
 
@@ -23,6 +24,7 @@ from dalcore.api import (
     WatchEvent,
     WatchHandle,
 )
+from dalcore.errors import StoreError
 from dalcore_etcd._client import Connection
 from dalcore_etcd._commit import commit
 from dalcore_etcd._config import EtcdConfig
@@ -33,6 +35,7 @@ _RANGE = attrgetter("kv.Range")
 _PUT = attrgetter("kv.Put")
 _DELETE = attrgetter("kv.DeleteRange")
 _TXN = attrgetter("kv.Txn")
+_STATUS = attrgetter("maintenance.Status")
 
 _EQUAL = etcdrpc.Compare.EQUAL
 _GREATER = etcdrpc.Compare.GREATER
@@ -193,6 +196,44 @@ class EtcdStore(PersistentStore):
 
     def lock(self, name: str, ttl: float) -> StoreLock:
         return LeaseLock(self._conn, name, self._raw(name), ttl)
+
+    def diagnose(self) -> dict[str, Any]:
+        status = self._conn.unary(_STATUS, etcdrpc.StatusRequest())
+        return {
+            "server_version": f"etcd {status.version}",
+            "db_size": int(status.dbSize),
+            "max_txn_ops": self._server_max_txn_ops(),
+            "client_max_txn_ops": self._max_ops,
+        }
+
+    def _server_max_txn_ops(self) -> int:
+        """The server's ``--max-txn-ops``, measured: etcd does not report its settings, but it
+        refuses a Txn with more compares than that. The probes are compare-only Txns on a key
+        dalcore never writes (nothing is written); a doubling then a bisection, about 20."""
+        probe = self._marker + b"-doctor"
+        never = etcdrpc.Compare(key=probe, target=_VERSION, result=_GREATER, version=-1)
+
+        def accepted(count: int) -> bool:
+            try:
+                self._conn.unary(_TXN, _TxnRequest(compare=[never] * count))
+            except StoreError as exc:
+                if "too many operations" in str(exc):
+                    return False
+                raise
+            return True
+
+        low, high = 1, 128  # low is accepted; high is tried next
+        while accepted(high):
+            low, high = high, high * 2
+            if high > 1 << 20:
+                return low  # no limit worth reporting
+        while high - low > 1:
+            middle = (low + high) // 2
+            if accepted(middle):
+                low = middle
+            else:
+                high = middle
+        return low
 
     def close(self) -> None:
         with self._watches_lock:

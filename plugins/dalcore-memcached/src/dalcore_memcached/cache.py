@@ -246,6 +246,26 @@ class MemcachedCache(VolatileCache):
                 except Unavailable:
                     continue  # went down just now: the next round records the flush
 
+    def diagnose(self) -> dict[str, Any]:
+        servers: dict[str, Any] = {}
+        for node in self.nodes:
+            try:
+                stats = node.call("stats", node.client.stats)
+            except Unavailable as exc:
+                cause = exc.__cause__
+                servers[node.name] = {"up": False, "error": str(cause or exc)}
+                continue
+            found = {(k.decode() if isinstance(k, bytes) else str(k)): v for k, v in stats.items()}
+            version = found.get("version")
+            servers[node.name] = {
+                "up": True,
+                "version": version.decode() if isinstance(version, bytes) else version,
+                "evictions": int(found.get("evictions", 0)),
+                "items": int(found.get("curr_items", 0)),
+                "limit_maxbytes": int(found.get("limit_maxbytes", 0)),
+            }
+        return {"servers": servers}
+
     def close(self) -> None:
         for node in self.nodes:
             node.close()
