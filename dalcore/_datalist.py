@@ -22,6 +22,7 @@ from dalcore._query import (
 )
 from dalcore._runtime import Runtime, runtime
 from dalcore.api import NO_VALUE
+from dalcore.errors import QueryError
 
 if TYPE_CHECKING:
     from dalcore._dataobject import DataObject
@@ -65,6 +66,27 @@ class DataList(DataObjectList):
         self._cached: list[Any] | bool = False
         if guids is not None:
             self._guids, self._resolved = list(guids), True
+
+    @classmethod
+    def get_relation_set(
+        cls,
+        remote_class: type[DataObject],
+        remote_key: str,
+        own_class: type[DataObject],
+        own_key: str,
+        own_guid: str,
+    ) -> DataList:
+        """The original's reverse-relation query: the ``remote_class`` objects whose relation
+        ``remote_key`` points at ``own_guid`` (``own_class``'s reverse list ``own_key``), read
+        from the reverse index."""
+        relation = remote_class._meta.relations.get(remote_key)
+        if relation is None or relation.reverse_name != own_key:
+            raise QueryError(
+                f"{remote_class.__name__}.{remote_key}: not a relation whose reverse is "
+                f"{own_class.__name__}.{own_key}"
+            )
+        guids = _objcache.reverse_guids(runtime(), remote_class, relation, own_guid)
+        return cls(remote_class, guids=list(guids))
 
     @property
     def _group(self) -> Group:

@@ -147,3 +147,16 @@ class OriginalFormsBehaviour:
         merged = DataList(Leaf, guids=[leaves[0].guid])
         merged.merge([leaves[2].guid, leaves[0].guid])
         assert merged.guids == [leaves[2].guid, leaves[0].guid]
+
+    def test_get_relation_set_reads_a_reverse_list(self, dal: Any) -> None:
+        tree = Tree(species="oak")
+        tree.save()
+        leaves = [Leaf(tree=tree) for _ in range(2)]
+        for leaf in leaves:
+            leaf.save()
+        found = DataList.get_relation_set(Leaf, "tree", Tree, "leaves", tree.guid)
+        assert sorted(found.guids) == sorted(leaf.guid for leaf in leaves)
+        from dalcore.errors import QueryError
+
+        with pytest.raises(QueryError, match="not a relation whose reverse"):
+            DataList.get_relation_set(Leaf, "tree", Tree, "branches", tree.guid)
