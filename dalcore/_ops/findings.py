@@ -42,6 +42,8 @@ KINDS = {
     "unique-value-shared": "unique value whose owner entry names another object",
     "link-marker-orphan": "link marker of a missing object",
     "unreadable-entry": "index or reverse entry whose key cannot be parsed",
+    "plaintext-credential": "secret stored in plaintext (as Valence wrote it): register a "
+    "credential provider and save the object to move it out",
 }
 
 
@@ -85,6 +87,21 @@ def _decoded(meta: HybridMeta, entry: Entry | None) -> dict[str, Any] | None:
         return _objcache.decode(meta, entry.key, guid, entry.value)[0]
     except CorruptDataError:
         return None
+
+
+def _plaintext_credentials(meta: HybridMeta, key: str, doc: dict[str, Any]) -> list[Finding]:
+    """Report-only findings for the credential fields of a Valence model still in plaintext."""
+    fields = getattr(meta.cls, "_valence_fields", None)
+    if not fields:
+        return []
+    from dalcore.compat._credentials import plaintext_paths
+
+    return [
+        Finding("plaintext-credential", key, f"{meta.name}.{name}{path}", hybrid=meta)
+        for name, field in fields.items()
+        if getattr(field, "credentials", False)
+        for path in plaintext_paths(doc.get(name))
+    ]
 
 
 def _guarded_object(key: str, entry: Entry | None) -> Check:
@@ -154,6 +171,7 @@ class _Scanner:
                     )  # fmt: skip
                     continue  # the rest is checked on the rewritten document, next run
                 decoded.append((entry, guid, doc))
+                findings += _plaintext_credentials(meta, entry.key, doc)
                 for name, rel in meta.relations.items():
                     target = doc[name + "_guid"]
                     if target is not None:

@@ -193,6 +193,10 @@ def test_a_document_valence_wrote_is_updated_without_a_provider_then_sealed_with
 
     found = plaintext_credentials(PodManager)
     assert found == [("PodManager", uuid, "authentication[0].auth_items.password")]
+    from dalcore._ops.check import check
+
+    report = check(dalcore.runtime(), [PodManager])  # what `dalcore check` runs
+    assert report.found["plaintext-credential"] == 1
     # No provider: changing something else keeps what Valence stored, with a warning.
     driver().update_podmanager(uuid, {"url": "https://new"})
     stored = json.loads(dalcore.runtime().store.get(key).value)
@@ -208,5 +212,6 @@ def test_a_document_valence_wrote_is_updated_without_a_provider_then_sealed_with
     assert "password" not in stored["authentication"][0]["auth_items"]
     assert stored["authentication"][0]["auth_items"]["password_ref"].startswith("file:")
     assert plaintext_credentials(PodManager) == []
+    assert check(dalcore.runtime(), [PodManager]).found["plaintext-credential"] == 0
     loaded = driver().get_podmanager_by_uuid(uuid)
     assert resolve_authentication(loaded.authentication) == basic()
