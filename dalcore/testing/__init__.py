@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from dalcore.testing.servers import (
     ServerProcess,
+    emptied_store,
     free_port,
     require_binary,
     require_module,
@@ -31,6 +32,7 @@ __all__ = [
     "QueryBehaviour",
     "ServerProcess",
     "VolatileCacheConformance",
+    "emptied_store",
     "free_port",
     "require_binary",
     "require_module",

@@ -207,3 +207,19 @@ class ServerProcess:
             yield
         finally:
             self.start()
+
+
+@contextlib.contextmanager
+def emptied_store(url: str) -> Iterator[Any]:
+    """The store at ``url`` for a test; whatever is under it (the test's and its worker
+    processes' writes) is removed and the store closed afterwards."""
+    from dalcore import open_persistent
+
+    opened = open_persistent(url)
+    try:
+        yield opened
+    finally:
+        try:
+            opened.delete_prefix("")
+        finally:
+            opened.close()

@@ -17,9 +17,8 @@ from collections.abc import Iterator
 
 import pytest
 
-import dalcore
 from dalcore.api import PersistentStore
-from dalcore.testing import ServerProcess, free_port
+from dalcore.testing import ServerProcess, emptied_store, free_port
 
 pytest.register_assert_rewrite(
     "dalcore.testing.engine", "dalcore.testing.queries", "dalcore.testing.coherence"
@@ -64,11 +63,5 @@ def fresh_store_url(agent: str) -> str:
 
 @pytest.fixture
 def fresh_store(fresh_store_url: str) -> Iterator[PersistentStore]:
-    opened = dalcore.open_persistent(fresh_store_url)
-    try:
+    with emptied_store(fresh_store_url) as opened:
         yield opened
-    finally:
-        try:
-            opened.delete_prefix("")
-        finally:
-            opened.close()

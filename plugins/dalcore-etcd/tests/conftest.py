@@ -8,9 +8,8 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-import dalcore
 from dalcore.api import PersistentStore
-from dalcore.testing import ServerProcess, free_port, require_binary
+from dalcore.testing import ServerProcess, emptied_store, free_port, require_binary
 from dalcore.testing.servers import wait_until_serving
 
 # Before a test module imports the engine or query suite, so their asserts explain failures.
@@ -97,11 +96,5 @@ def fresh_url(etcd_member: EtcdMember) -> str:
 
 @pytest.fixture
 def fresh_store(fresh_url: str) -> Iterator[PersistentStore]:
-    opened = dalcore.open_persistent(fresh_url)
-    try:
+    with emptied_store(fresh_url) as opened:
         yield opened
-    finally:
-        try:
-            opened.delete_prefix("")
-        finally:
-            opened.close()

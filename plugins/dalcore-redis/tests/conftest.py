@@ -8,9 +8,8 @@ from collections.abc import Iterator
 import pytest
 from redis_helpers import redis_server
 
-import dalcore
 from dalcore.api import PersistentStore
-from dalcore.testing import ServerProcess
+from dalcore.testing import ServerProcess, emptied_store
 
 # Before a test module imports the shared suites, so their asserts explain failures.
 pytest.register_assert_rewrite(
@@ -41,11 +40,5 @@ def fresh_cache_url(server: ServerProcess) -> str:
 @pytest.fixture
 def fresh_store(fresh_store_url: str) -> Iterator[PersistentStore]:
     """The store under ``fresh_store_url``; what the test and its workers wrote goes after."""
-    opened = dalcore.open_persistent(fresh_store_url)
-    try:
+    with emptied_store(fresh_store_url) as opened:
         yield opened
-    finally:
-        try:
-            opened.delete_prefix("")
-        finally:
-            opened.close()
