@@ -162,24 +162,15 @@ class CoherenceBehaviour:
         return Tally(guid)
 
     @pytest.mark.slow
-    def test_no_update_is_lost_under_a_persistent_mutex(
-        self, coherence_urls: tuple[str, str], ns: str
+    @pytest.mark.parametrize("kind", ["persistent", "volatile"])
+    def test_no_update_is_lost_under_a_mutex(
+        self, coherence_urls: tuple[str, str], ns: str, kind: str
     ) -> None:
-        tally = Tally()
-        tally.save()
-        args = (coherence_urls, ns, tally.guid, INCREMENTS, "persistent")
-        run_processes(_count_under_mutex, [args] * PROCESSES)
-        assert self._stored(coherence_urls, ns, tally.guid).shared == PROCESSES * INCREMENTS
-
-    @pytest.mark.slow
-    def test_no_update_is_lost_under_a_volatile_mutex(
-        self, coherence_urls: tuple[str, str], ns: str
-    ) -> None:
-        if not _shared_mutexes(coherence_urls[1]):
+        if kind == "volatile" and not _shared_mutexes(coherence_urls[1]):
             pytest.skip(f"a VolatileMutex on {coherence_urls[1]} cannot exclude other processes")
         tally = Tally()
         tally.save()
-        args = (coherence_urls, ns, tally.guid, INCREMENTS, "volatile")
+        args = (coherence_urls, ns, tally.guid, INCREMENTS, kind)
         run_processes(_count_under_mutex, [args] * PROCESSES)
         assert self._stored(coherence_urls, ns, tally.guid).shared == PROCESSES * INCREMENTS
 
