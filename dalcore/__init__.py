@@ -1,13 +1,14 @@
 """dalcore: a data abstraction layer keeping a Python object model in key-value stores."""
 
 from dalcore._datalist import DataList
-from dalcore._dataobject import DataObject, hybrid, register_hybrid, unregister_hybrid
+from dalcore._dataobject import DataObject
 from dalcore._lists import DataObjectList
 from dalcore._mutex import PersistentMutex, VolatileMutex
 from dalcore._plugins import open_persistent, open_volatile, register_plugin, unregister_plugin
 from dalcore._query import Operator, WhereOperator
 from dalcore._reindex import ReindexReport, reindex
 from dalcore._runtime import Runtime, configure, open_runtime, runtime, unconfigure, using
+from dalcore._schema import hybrid, register_hybrid, unregister_hybrid
 from dalcore._secrets import install as _install_log_scrubbing
 from dalcore._secrets import register as register_secret
 from dalcore._secrets import scrub as scrub_secrets

@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from dalcore import _objcache
+from dalcore import _layout, _objcache
+from dalcore._layout import Cached
 from dalcore._lists import DataObjectList
 from dalcore._mutex import VolatileMutex
-from dalcore._objcache import Cached
 from dalcore._runtime import runtime
 from dalcore._structures import Dynamic, Relation, make_check
 from dalcore.errors import DalcoreError, DefinitionError, DynamicError
@@ -109,7 +109,7 @@ class ReverseAttribute:
         if known is not None and known[0] is rt:
             key = known[1]
         else:
-            key = "r:" + _objcache.reverse_prefix(rt, self.source._meta, relation, obj.guid)
+            key = "r:" + _layout.reverse_prefix(rt, self.source._meta, relation, obj.guid)
             obj.__dict__.setdefault("_reverse_keys", {})[relation.reverse_name] = (rt, key)
         found = _objcache.reverse_guids_at(rt, key, relation)
         if relation.onetoone:
@@ -184,14 +184,14 @@ class DynamicAttribute:
         if known is not None and known[0] is rt:
             key = known[1]
         else:
-            key = _objcache.dynamic_key(rt, obj, dynamic.name)
+            key = _layout.dynamic_key(rt, obj, dynamic.name)
             keys[dynamic.name] = (rt, key)
         cache = rt.cache
         cached = cache.get(key)
         if type(cached) is Cached:
             self._keep(state, rt, cache, cached[0], cached[1])
             return cached[0]
-        checked = _objcache.cached_dynamic(key, cached, self.check)
+        checked = _layout.cached_dynamic(key, cached, self.check)
         if checked is not None:
             return checked[0]
         if dynamic.locked:
@@ -212,7 +212,7 @@ class DynamicAttribute:
     def _cached(self, key: str, value: Any) -> tuple[Any] | None:
         if type(value) is Cached:
             return (value[0],)
-        return _objcache.cached_dynamic(key, value, self.check)
+        return _layout.cached_dynamic(key, value, self.check)
 
     def compute(self, obj: DataObject) -> Any:
         """Run the loader once, with its failure turned into a DynamicError for this dynamic."""

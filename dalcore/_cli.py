@@ -185,7 +185,8 @@ def _add_hybrids_option(parser: argparse.ArgumentParser) -> None:
 def _configured(args: argparse.Namespace) -> Any:
     """The runtime from the configuration, with the hybrids of ``--hybrids`` imported."""
     import dalcore
-    from dalcore._runtime import adopt_plugin_hybrids, import_hybrids
+    from dalcore._runtime import import_hybrids
+    from dalcore._schema import adopt_plugin_hybrids
 
     rt = dalcore.configure()
     for package in args.hybrids:
@@ -211,7 +212,8 @@ def _configure_erd(parser: argparse.ArgumentParser) -> None:
 def _cmd_erd(args: argparse.Namespace) -> int:
     from dalcore._ops import known_hybrids
     from dalcore._ops.erd import diagram
-    from dalcore._runtime import adopt_plugin_hybrids, import_hybrids
+    from dalcore._runtime import import_hybrids
+    from dalcore._schema import adopt_plugin_hybrids
 
     # The diagram needs the classes only: no store is opened.
     for package in args.hybrids:

@@ -6,9 +6,9 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dalcore import _objcache
+from dalcore import _dataobject, _layout, _objcache
+from dalcore._layout import Cached
 from dalcore._lists import DataObjectList
-from dalcore._objcache import Cached
 from dalcore._query import (
     Group,
     Operator,
@@ -160,7 +160,7 @@ def _query_entry(key: str, value: Any) -> bool:
         and type(value[3]) is bool
     ):
         return True
-    _objcache.unusable("query result", key, value, "expected [guids, indexed, filtered, scanned]")
+    _layout.unusable("query result", key, value, "expected [guids, indexed, filtered, scanned]")
     return False
 
 
@@ -169,7 +169,7 @@ def _first_generation(rt: Runtime, key: str) -> str | None:
     not keep it."""
     # Read before the query runs: a save after this point replaces the token, so a result
     # computed from older data is stored under a key nobody asks for again.
-    rt.cache.add(key, _objcache.new_generation())
+    rt.cache.add(key, _layout.new_generation())
     token = rt.cache.get(key)
     return token if type(token) is str else None
 
@@ -194,8 +194,8 @@ class _Compiled:
         runtime last used: they depend only on its namespace)."""
         known = self._keys
         if known is None or known[0] is not rt:
-            generations = [_objcache.query_generation_key(rt, meta) for meta in self.hybrids]
-            result_prefix = f"q:{_objcache.prefix(rt, self.hybrid._meta)}{self.digest}:"
+            generations = [_layout.query_generation_key(rt, meta) for meta in self.hybrids]
+            result_prefix = f"q:{_layout.prefix(rt, self.hybrid._meta)}{self.digest}:"
             known = self._keys = (rt, generations, result_prefix)
         return known[1], known[2]
 
@@ -270,3 +270,6 @@ _QUERY, _MAP, _SET = object(), object(), object()  # tags of frozen containers
 
 def _first(item: tuple[Any, Any]) -> Any:
     return item[0]
+
+
+_dataobject.set_query_list(DataList)

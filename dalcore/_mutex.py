@@ -76,7 +76,7 @@ class PersistentMutex:
     """
 
     def __init__(self, name: str, ttl: float = 30.0, wait: float = 30.0) -> None:
-        from dalcore._objcache import internal_prefix
+        from dalcore._layout import internal_prefix
         from dalcore._runtime import runtime
 
         rt = runtime()

@@ -4,10 +4,10 @@ and ``enumerator`` (docs/compat.md). Functions here act on a DataObject handed t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from dalcore import _objcache, _transaction
+from dalcore import _layout, _transaction
 from dalcore._runtime import runtime
 from dalcore.errors import CorruptDataError, ObjectNotFoundError, ValidationError
 
@@ -17,21 +17,22 @@ if TYPE_CHECKING:
 
 def construct(
     obj: DataObject,
+    init: Callable[..., None],
     guid: str | None,
     data: dict[str, Any] | None,
     datastore_wins: bool | None,
     volatile: bool,
     values: dict[str, Any],
 ) -> None:
-    from dalcore._dataobject import DataObject
-
+    """``DataObject(guid, data=, datastore_wins=, volatile=)``; ``init`` is DataObject's own
+    ``__init__`` for the plain forms (handed in: this module sits below the object)."""
     fields = {**(data or {}), **values}
     if guid is None:
-        DataObject.__init__(obj, None, **fields)
+        init(obj, None, **fields)
     elif volatile:
         _load_volatile(obj, guid)
     else:
-        DataObject.__init__(obj, guid)
+        init(obj, guid)
     if guid is not None:
         # On a loaded object, data= are local changes, as the original applied them.
         for name, value in fields.items():
@@ -44,7 +45,7 @@ def construct(
 
 def _volatile_key(obj: DataObject) -> str:
     guid: str = obj.__dict__["guid"]
-    return "v:" + _objcache.prefix(runtime(), obj._meta) + guid
+    return "v:" + _layout.prefix(runtime(), obj._meta) + guid
 
 
 def _load_volatile(obj: DataObject, guid: str) -> None:
@@ -55,10 +56,10 @@ def _load_volatile(obj: DataObject, guid: str) -> None:
     if not isinstance(found, dict):
         raise ObjectNotFoundError(meta.name, guid, key)
     try:
-        doc, _ = _objcache._document(meta, key, guid, found)
+        doc, _ = _layout._document(meta, key, guid, found)
     except CorruptDataError:
         raise ObjectNotFoundError(meta.name, guid, key) from None
-    _objcache.populate(obj, 0, doc, False)
+    _layout.populate(obj, 0, doc, False)
 
 
 def save_special(
@@ -70,7 +71,7 @@ def save_special(
         doc = obj._document()
         runtime().cache.set(_volatile_key(obj), doc)
         state = obj.__dict__
-        state["_rev"], state["_orig"], state["_stale"] = 0, _objcache.json_copy(doc), False
+        state["_rev"], state["_orig"], state["_stale"] = 0, _layout.json_copy(doc), False
         return
     skipped = {skip} if isinstance(skip, str) else set(skip or ())
     seen = {id(obj)}
@@ -104,7 +105,7 @@ def updated_on_datastore(obj: DataObject) -> bool:
     if state.get("_volatile"):
         return False
     rt = runtime()
-    entry = rt.store.get_many([_objcache.prefix(rt, obj._meta) + state["guid"]])[0]
+    entry = rt.store.get_many([_layout.prefix(rt, obj._meta) + state["guid"]])[0]
     if entry is None:
         return state["_rev"] is not None
     return bool(entry.revision != state["_rev"])
@@ -132,7 +133,7 @@ def copy_fields(
     for name in names:
         chosen = name in wanted or name.removesuffix("_guid") in wanted
         if chosen and (exclude is None or name not in set(exclude)):
-            setattr(obj, name, _objcache.json_copy(other.__dict__[name]))
+            setattr(obj, name, _layout.json_copy(other.__dict__[name]))
 
 
 class Enumerator:

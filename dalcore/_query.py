@@ -16,13 +16,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dalcore import _objcache
+from dalcore import _layout, _objcache
 from dalcore._structures import make_check
 from dalcore.errors import DynamicError, QueryError
 
 if TYPE_CHECKING:
-    from dalcore._dataobject import DataObject, HybridMeta
+    from dalcore._dataobject import DataObject
     from dalcore._runtime import Runtime
+    from dalcore._schema import HybridMeta
 
 log = logging.getLogger("dalcore.query")
 
@@ -272,8 +273,8 @@ def execute(rt: Runtime, hybrid: type[DataObject], group: Group) -> tuple[list[s
     candidates = _candidates(rt, hybrid, group, plan)
     if candidates is None:
         plan.scanned = True
-        cut = len(_objcache.prefix(rt, hybrid._meta))
-        guids = [key[cut:] for key in rt.store.keys(_objcache.prefix(rt, hybrid._meta))]
+        cut = len(_layout.prefix(rt, hybrid._meta))
+        guids = [key[cut:] for key in rt.store.keys(_layout.prefix(rt, hybrid._meta))]
     else:
         guids = sorted(candidates)
     if not group.items or _exact(hybrid, group):
@@ -358,11 +359,11 @@ def _lookup(rt: Runtime, hybrid: type[DataObject], node: Condition, plan: Plan) 
     prop = meta.properties[node.field]
     for value in values:
         if prop.unique and value is not None:
-            entry = rt.store.get_many([_objcache.unique_key(rt, meta, prop.name, value)])[0]
+            entry = rt.store.get_many([_layout.unique_key(rt, meta, prop.name, value)])[0]
             if entry is not None:
                 found.add(entry.value.decode())
             continue
-        base = _objcache.index_prefix(rt, meta, prop.name, value)
+        base = _layout.index_prefix(rt, meta, prop.name, value)
         cut = len(base)
         found.update(key[cut:] for key in rt.store.keys(base))
     return found
@@ -370,8 +371,8 @@ def _lookup(rt: Runtime, hybrid: type[DataObject], node: Condition, plan: Plan) 
 
 def _unlinked(rt: Runtime, hybrid: type[DataObject], field: str, found: set[str]) -> set[str]:
     # No reverse entry exists for "not linked": that one needs a scan.
-    cut = len(_objcache.prefix(rt, hybrid._meta))
-    everything = [key[cut:] for key in rt.store.keys(_objcache.prefix(rt, hybrid._meta))]
+    cut = len(_layout.prefix(rt, hybrid._meta))
+    everything = [key[cut:] for key in rt.store.keys(_layout.prefix(rt, hybrid._meta))]
     for obj in _load(rt, hybrid, everything):
         if obj.__dict__[field] is None:
             found.add(obj.guid)

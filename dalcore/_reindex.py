@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from dalcore import _objcache
+from dalcore import _layout, _objcache
 from dalcore._runtime import Runtime, runtime
 from dalcore.api import (
     Absent,
@@ -44,7 +44,7 @@ class ReindexReport:
 
 
 def _checkpoint(rt: Runtime, hybrid: type[DataObject]) -> str:
-    return _objcache.internal_prefix(rt, ".reindex") + hybrid._meta.keyspace
+    return _layout.internal_prefix(rt, ".reindex") + hybrid._meta.keyspace
 
 
 def reindex(
@@ -63,7 +63,7 @@ def reindex(
     meta = hybrid._meta
     report = ReindexReport()
     checkpoint = _checkpoint(rt, hybrid)
-    base = _objcache.prefix(rt, meta)
+    base = _layout.prefix(rt, meta)
     if restart:
         rt.store.delete(checkpoint)
     saved = rt.store.get_many([checkpoint])[0]
@@ -120,19 +120,19 @@ def _plan(
     rt: Runtime, hybrid: type[DataObject], page: list[Entry]
 ) -> tuple[list[Operation], list[Check], list[tuple[str, object, str, str]]]:
     meta = hybrid._meta
-    base = _objcache.prefix(rt, meta)
+    base = _layout.prefix(rt, meta)
     wanted: list[tuple[Entry, str, str, object, bool]] = []  # entry, key, field, value, unique
     for entry in page:
         guid = entry.key[len(base) :]
         if "/" in guid:
             continue  # not an object of this hybrid (a deeper key sharing the prefix)
-        doc, _ = _objcache.decode(meta, entry.key, guid, entry.value)
+        doc, _ = _layout.decode(meta, entry.key, guid, entry.value)
         for prop in meta.indexed:
             value = doc[prop.name]
-            index = _objcache.index_prefix(rt, meta, prop.name, value) + guid
+            index = _layout.index_prefix(rt, meta, prop.name, value) + guid
             wanted.append((entry, index, prop.name, value, False))
             if prop.unique and value is not None:
-                owner = _objcache.unique_key(rt, meta, prop.name, value)
+                owner = _layout.unique_key(rt, meta, prop.name, value)
                 wanted.append((entry, owner, prop.name, value, True))
     existing = rt.store.get_many([item[1] for item in wanted])
     operations: list[Operation] = []
@@ -164,9 +164,9 @@ def _plan(
 def _remove_stale(rt: Runtime, hybrid: type[DataObject], report: ReindexReport) -> None:
     """Drop index entries whose object is gone or now has another value."""
     meta = hybrid._meta
-    base = _objcache.prefix(rt, meta)
+    base = _layout.prefix(rt, meta)
     for prop in meta.indexed:
-        area = _objcache.index_prefix(rt, meta, prop.name, None)
+        area = _layout.index_prefix(rt, meta, prop.name, None)
         area = area[: area.rindex("/", 0, len(area) - 1) + 1]  # .../<field>/
         for key in rt.store.keys(area):
             encoded, _, guid = key[len(area) :].rpartition("/")
@@ -176,7 +176,7 @@ def _remove_stale(rt: Runtime, hybrid: type[DataObject], report: ReindexReport) 
                 raise CorruptDataError(key, "index entry with an unreadable value") from None
             entry = rt.store.get_many([base + guid])[0]
             if entry is not None:
-                doc, _ = _objcache.decode(meta, entry.key, guid, entry.value)
+                doc, _ = _layout.decode(meta, entry.key, guid, entry.value)
                 if doc[prop.name] == value:
                     continue
             check: Check = (
@@ -184,7 +184,7 @@ def _remove_stale(rt: Runtime, hybrid: type[DataObject], report: ReindexReport) 
             )
             operations: list[Operation] = [Delete(key)]
             if prop.unique and value is not None:
-                owner = _objcache.unique_key(rt, meta, prop.name, value)
+                owner = _layout.unique_key(rt, meta, prop.name, value)
                 holder = rt.store.get_many([owner])[0]
                 if holder is not None and holder.value.decode() == guid:
                     operations.append(Delete(owner))

@@ -22,6 +22,7 @@ from typing import Any
 
 from dalcore._plugins import _listeners as _plugin_listeners
 from dalcore._plugins import open_persistent, open_volatile, plugin_manager
+from dalcore._schema import adopt_plugin_hybrids
 from dalcore.api import (
     Check,
     Operation,
@@ -134,10 +135,10 @@ class Runtime:
         self.apply_change: Callable[[WatchEvent], None] = lambda event: None
         if cache.process_local and "watch" in store.capabilities:
             # Other processes' commits reach this process's cache only through the store.
-            from dalcore._objcache import invalidation_feed
-
+            if _change_feed is None:
+                raise ConfigurationError("the object cache has not registered its change feed")
             scope = self.namespace + "/" if self.namespace else ""
-            self.apply_change = invalidation_feed(self)
+            self.apply_change = _change_feed(self)
 
             def on_change(event: WatchEvent) -> None:
                 with self.feed_lock:
@@ -218,6 +219,18 @@ class Runtime:
             self._watch.cancel()
         self.store.close()
         self.cache.close()
+
+
+#: Made by the layer that owns the cache's key layout (_objcache), which registers it: a
+#: callback applying another process's commit, seen through the store's watch, to this
+#: process's cache.
+ChangeFeed = Callable[["Runtime"], Callable[[WatchEvent], None]]
+_change_feed: ChangeFeed | None = None
+
+
+def set_change_feed(feed: ChangeFeed) -> None:
+    global _change_feed
+    _change_feed = feed
 
 
 # Runtimes not yet garbage, so that a plugin registered at run time reaches them too.
@@ -398,17 +411,3 @@ def import_hybrids(package: str) -> None:
         raise ConfigurationError(f"cannot import hybrids package {package!r}: {exc}") from exc
     for info in pkgutil.walk_packages(getattr(module, "__path__", []), package + "."):
         importlib.import_module(info.name)
-
-
-def adopt_plugin_hybrids() -> None:
-    """Register the hybrids plugins contribute; one subclassing another hybrid replaces it."""
-    from dalcore._dataobject import DataObject, register_hybrid
-
-    for contributed in plugin_manager().hook.dalcore_hybrids():
-        for cls in contributed or ():
-            if not (isinstance(cls, type) and issubclass(cls, DataObject)):
-                raise ConfigurationError(f"a plugin contributed {cls!r}, which is not a hybrid")
-            if any(
-                issubclass(base, DataObject) and base is not DataObject for base in cls.__bases__
-            ):
-                register_hybrid(cls)

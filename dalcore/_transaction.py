@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dalcore import _objcache
 from dalcore._runtime import Runtime, runtime
@@ -22,7 +22,22 @@ from dalcore.api import (
 from dalcore.errors import TransactionConflictError
 
 if TYPE_CHECKING:
-    from dalcore._dataobject import DataObject, HybridMeta, SavePlan
+    from dalcore._schema import HybridMeta
+
+#: An object whose writes a transaction collects: a DataObject, from the layer above, which
+#: this layer only reads the guid, ``_meta`` and ``__dict__`` of.
+DataObject = Any
+
+
+class SavePlan(NamedTuple):
+    """What one ``save()`` commits, and what the object keeps as its stored state after it."""
+
+    operations: list[Operation]
+    checks: list[Check]
+    key: str  # the object's own key
+    lists: list[str]  # reverse lists the save changes (their cached copies are held)
+    snapshot: dict[str, Any]  # the document as saved, sharing nothing with the object
+
 
 _current: contextvars.ContextVar[Transaction | None] = contextvars.ContextVar(
     "dalcore_transaction", default=None

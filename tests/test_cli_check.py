@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 
 import dalcore
-from dalcore import _objcache
+from dalcore import _layout, _objcache
 from dalcore._ops.check import check
 from dalcore._ops.findings import _Scanner
 from dalcore.testing import damage
@@ -21,7 +21,7 @@ def test_a_fix_is_not_applied_when_the_object_changed_meanwhile(tmp_path: Path) 
     rt = dalcore.configure(f"sqlite://{tmp_path}/race.db", "memory://", namespace="race")
     book = damage.CheckBook(title="t", isbn="i-1", genre="prose")
     book.save()
-    index = _objcache.index_prefix(rt, damage.CheckBook._meta, "genre", "prose") + book.guid
+    index = _layout.index_prefix(rt, damage.CheckBook._meta, "genre", "prose") + book.guid
     rt.store.delete(index)
     area = next(
         a for a in _Scanner(rt, [damage.CheckBook]).areas() if a.label == "CheckBook objects"

@@ -14,7 +14,7 @@ import pytest
 import dalcore
 from dalcore._backends.local import LocalCache
 from dalcore._backends.memory import MemoryStore
-from dalcore._objcache import is_hold
+from dalcore._layout import is_hold
 from dalcore.testing._query_hybrids import Rack, Server
 
 Pair = tuple[dalcore.Runtime, dalcore.Runtime]

@@ -18,7 +18,7 @@ from typing import Any
 from dalcore.api import NO_VALUE, BackendURL, VolatileCache
 from dalcore.hookspecs import Provided, hookimpl
 
-_HOLD = "__dalcore_hold__"  # dalcore._objcache.HOLD; a backend does not import the engine
+_HOLD = "__dalcore_hold__"  # dalcore._layout.HOLD; a backend does not import the engine
 _LOCAL_PREFIXES = ("o:", "r:")
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import dalcore
-from dalcore import _objcache
+from dalcore import _layout
 from dalcore._bench._env import Environment, Missing
 from dalcore._bench._model import BenchItem
 from dalcore._bench._results import Result, skipped
@@ -29,7 +29,7 @@ def configured(store: str | PersistentStore, cache: str | VolatileCache) -> Iter
 
 
 def object_key(rt: Runtime, obj: dalcore.DataObject) -> str:
-    return _objcache.prefix(rt, type(obj)._meta) + obj.guid
+    return _layout.prefix(rt, type(obj)._meta) + obj.guid
 
 
 def settle(rt: Runtime, cache_keys: Sequence[str], timeout: float = 15.0) -> None:
@@ -41,7 +41,7 @@ def settle(rt: Runtime, cache_keys: Sequence[str], timeout: float = 15.0) -> Non
     """
     deadline = time.monotonic() + timeout
     for key in cache_keys:
-        while _objcache.is_hold(rt.cache.get(key)) and time.monotonic() < deadline:
+        while _layout.is_hold(rt.cache.get(key)) and time.monotonic() < deadline:
             time.sleep(0.1)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from dalcore import _objcache
+from dalcore import _layout
 from dalcore._bench._common import configured, memcached_route, needs, raw_memcached, stored_item
 from dalcore._bench._env import Environment
 from dalcore._bench._harness import Stat, loop, measure, with_setup
@@ -29,7 +29,7 @@ def dynamics(env: Environment) -> Iterator[Result]:
     settings = env.settings
     with configured("memory://", "memory://") as rt:
         item = BenchItem(stored_item().guid)
-        key = _objcache.dynamic_key(rt, item, "score")
+        key = _layout.dynamic_key(rt, item, "score")
         cache = rt.cache
         item.score  # noqa: B018 - fills the cache
         measured = measure(
@@ -70,7 +70,7 @@ def dynamics(env: Environment) -> Iterator[Result]:
     with configured("memory://", url) as rt:
         item = BenchItem(stored_item().guid)
         item.score  # noqa: B018 - fills the cache
-        raw_key, address = memcached_route(rt, _objcache.dynamic_key(rt, item, "score"))
+        raw_key, address = memcached_route(rt, _layout.dynamic_key(rt, item, "score"))
         client = raw_memcached(address)
         try:
             measured = measure(

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from dalcore import _objcache
+from dalcore import _layout
 from dalcore._bench._common import configured, memcached_route, needs, raw_memcached, settle
 from dalcore._bench._env import Environment, counting
 from dalcore._bench._harness import loop, measure
@@ -41,8 +41,8 @@ def _populate_all(rt: Runtime, sizes: Sequence[int]) -> list[BenchGroup]:
     settle(
         rt,
         [
-            "o:" + _objcache.prefix(rt, BenchItem._meta) + last.items_guids[-1],
-            "r:" + _objcache.reverse_prefix(rt, BenchItem._meta, relation, last.guid),
+            "o:" + _layout.prefix(rt, BenchItem._meta) + last.items_guids[-1],
+            "r:" + _layout.reverse_prefix(rt, BenchItem._meta, relation, last.guid),
         ],
     )
     return parents
@@ -106,7 +106,7 @@ def _in_process(
     group = "lists"
     list(parent.items)  # fills the cache
     relation = BenchItem._meta.relations["group"]
-    base = _objcache.reverse_prefix(rt, BenchItem._meta, relation, parent.guid)
+    base = _layout.reverse_prefix(rt, BenchItem._meta, relation, parent.guid)
     store = rt.store
     measured = measure(
         env.settings,
@@ -129,7 +129,7 @@ def _in_process(
 
 
 def _object_keys(rt: Runtime, parent: BenchGroup) -> list[str]:
-    base = _objcache.prefix(rt, BenchItem._meta)
+    base = _layout.prefix(rt, BenchItem._meta)
     return ["o:" + base + guid for guid in parent.items_guids]
 
 

@@ -12,7 +12,7 @@ from functools import partial
 from typing import Any
 
 import dalcore
-from dalcore import _objcache
+from dalcore import _layout
 from dalcore._backends.tiered import NullCache
 from dalcore._bench._common import configured
 from dalcore._bench._env import Environment
@@ -58,7 +58,7 @@ def queries(env: Environment) -> Iterator[Result]:
     # Caches off: every query runs against the store (a cached result would hide the index).
     with configured("memory://", NullCache()) as rt:
         stored = 0
-        index = _objcache.index_prefix(rt, BenchItem._meta, "bucket", "hit")
+        index = _layout.index_prefix(rt, BenchItem._meta, "bucket", "hit")
         store = rt.store
         probe = make_item(10**9)
         for size in sizes:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import dalcore
-from dalcore import _objcache
+from dalcore import _layout
 from dalcore._bench._common import configured, needs, object_key, stored_item
 from dalcore._bench._env import Environment
 from dalcore._bench._harness import loop, measure
@@ -63,7 +63,7 @@ def _one_field(env: Environment, name: str, url_of: Callable[[], str]) -> Iterat
         documents = []
         for status in _STATUSES:
             other.status = status
-            documents.append(_objcache.encode(other._document()))
+            documents.append(_layout.encode(other._document()))
         store = rt.store
         revision = [store.get(key).revision]
 

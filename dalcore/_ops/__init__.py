@@ -20,12 +20,12 @@ def known_hybrids(names: list[str] | None = None) -> list[type[DataObject]]:
 
     ``names`` keeps only those classes (each must exist: a DefinitionError names a missing one).
     """
-    from dalcore._dataobject import _by_name, _registry_lock, hybrid
+    from dalcore._schema import by_name, hybrid, registry_lock
 
     if names:
         return sorted({hybrid(name) for name in names}, key=lambda cls: cls.__name__)
-    with _registry_lock:
-        classes = set(_by_name.values())
+    with registry_lock:
+        classes = set(by_name.values())
     found = {cls._replacement() for cls in classes}
     # A class replaced by a plugin's subclass is shown as its replacement only.
     return sorted(found, key=lambda cls: (cls.__name__, cls.__module__))

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from dalcore import _objcache
+from dalcore import _layout, _objcache
 from dalcore._ops.findings import Area, Finding, _Scanner
 from dalcore._ops.progress import Progress
 from dalcore.api import AssertionFailedError
@@ -64,7 +64,7 @@ class CheckReport:
 
 
 def _cursor_key(rt: Runtime) -> str:
-    return _objcache.internal_prefix(rt, ".check") + "cursor"
+    return _layout.internal_prefix(rt, ".check") + "cursor"
 
 
 def check(

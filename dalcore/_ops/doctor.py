@@ -17,7 +17,7 @@ import time
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from dalcore import _objcache
+from dalcore import _layout
 from dalcore.api import WatchEvent
 from dalcore.errors import DalcoreError
 
@@ -66,7 +66,7 @@ def _timed(rt: Runtime, key: str, rounds: int = 20) -> float:
 def _store_rows(rt: Runtime, hybrids: list[type[DataObject]]) -> list[Row]:
     store = rt.store
     rows = []
-    probe = _objcache.internal_prefix(rt, ".doctor") + "probe"
+    probe = _layout.internal_prefix(rt, ".doctor") + "probe"
     try:
         latency = _timed(rt, probe)
     except DalcoreError as exc:
@@ -108,7 +108,7 @@ def _watch_row(rt: Runtime, timeout: float = 10.0) -> Row:
     store = rt.store
     if "watch" not in store.capabilities:
         return Row("watch feed", INFO, f"{type(store).__name__} has no watch (not needed)")
-    area = _objcache.internal_prefix(rt, ".doctor")
+    area = _layout.internal_prefix(rt, ".doctor")
     key = area + secrets.token_hex(8)
     arrived = threading.Event()
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from dalcore import _objcache
+from dalcore import _layout
 from dalcore.api import (
     Absent,
     Check,
@@ -25,8 +25,9 @@ from dalcore.api import (
 from dalcore.errors import CorruptDataError
 
 if TYPE_CHECKING:
-    from dalcore._dataobject import DataObject, HybridMeta
+    from dalcore._dataobject import DataObject
     from dalcore._runtime import Runtime
+    from dalcore._schema import HybridMeta
 
 KINDS = {
     "invalid-document": "document that is not valid JSON or fails its hybrid's validation",
@@ -84,7 +85,7 @@ def _decoded(meta: HybridMeta, entry: Entry | None) -> dict[str, Any] | None:
         return None
     guid = entry.key.rpartition("/")[2]
     try:
-        return _objcache.decode(meta, entry.key, guid, entry.value)[0]
+        return _layout.decode(meta, entry.key, guid, entry.value)[0]
     except CorruptDataError:
         return None
 
@@ -119,24 +120,24 @@ class _Scanner:
         for cls in self.hybrids:
             meta = cls._meta
             name = meta.name
-            areas.append(Area(f"{name} objects", _objcache.prefix(rt, meta), self._objects(meta)))
+            areas.append(Area(f"{name} objects", _layout.prefix(rt, meta), self._objects(meta)))
         for cls in self.hybrids:
             meta = cls._meta
             ks = meta.keyspace
             for rname in meta.relations:
-                base = f"{_objcache.internal_prefix(rt, '.rel')}{ks}/{rname}/"
+                base = f"{_layout.internal_prefix(rt, '.rel')}{ks}/{rname}/"
                 areas.append(Area(f"{meta.name}.{rname} reverse", base, self._reverse(meta, rname)))
             for prop in meta.indexed:
-                base = f"{_objcache.internal_prefix(rt, '.idx')}{ks}/{prop.name}/"
+                base = f"{_layout.internal_prefix(rt, '.idx')}{ks}/{prop.name}/"
                 areas.append(
                     Area(f"{meta.name}.{prop.name} index", base, self._index(meta, prop.name))
                 )
                 if prop.unique:
-                    base = f"{_objcache.internal_prefix(rt, '.uniq')}{ks}/{prop.name}/"
+                    base = f"{_layout.internal_prefix(rt, '.uniq')}{ks}/{prop.name}/"
                     areas.append(
                         Area(f"{meta.name}.{prop.name} unique", base, self._unique(meta, prop.name))
                     )
-            base = f"{_objcache.internal_prefix(rt, '.links')}{ks}/"
+            base = f"{_layout.internal_prefix(rt, '.links')}{ks}/"
             areas.append(Area(f"{meta.name} link markers", base, self._markers(meta)))
         return areas
 
@@ -144,7 +145,7 @@ class _Scanner:
 
     def _objects(self, meta: HybridMeta) -> Handler:
         rt = self.rt
-        base = _objcache.prefix(rt, meta)
+        base = _layout.prefix(rt, meta)
 
         def handle(page: list[Entry]) -> list[Finding]:
             findings: list[Finding] = []
@@ -155,7 +156,7 @@ class _Scanner:
                 if "/" in guid:
                     continue
                 try:
-                    doc, _ = _objcache.decode(meta, entry.key, guid, entry.value)
+                    doc, _ = _layout.decode(meta, entry.key, guid, entry.value)
                 except CorruptDataError as exc:
                     findings.append(Finding("invalid-document", entry.key, str(exc), hybrid=meta))
                     continue
@@ -165,7 +166,7 @@ class _Scanner:
                     findings.append(
                         Finding(
                             "unknown-fields", entry.key, f"{meta.name}: {', '.join(unknown)}",
-                            [Put(entry.key, _objcache.encode(doc))],
+                            [Put(entry.key, _layout.encode(doc))],
                             [RevisionIs(entry.key, entry.revision)], [entry.key], hybrid=meta,
                         )
                     )  # fmt: skip
@@ -175,14 +176,12 @@ class _Scanner:
                 for name, rel in meta.relations.items():
                     target = doc[name + "_guid"]
                     if target is not None:
-                        wanted.append(_objcache.prefix(rt, meta.target(name)._meta) + target)
-                        wanted.append(_objcache.reverse_key(rt, meta, rel, target, guid))
+                        wanted.append(_layout.prefix(rt, meta.target(name)._meta) + target)
+                        wanted.append(_layout.reverse_key(rt, meta, rel, target, guid))
                 for prop in meta.indexed:
-                    wanted.append(
-                        _objcache.index_prefix(rt, meta, prop.name, doc[prop.name]) + guid
-                    )
+                    wanted.append(_layout.index_prefix(rt, meta, prop.name, doc[prop.name]) + guid)
                     if prop.unique and doc[prop.name] is not None:
-                        wanted.append(_objcache.unique_key(rt, meta, prop.name, doc[prop.name]))
+                        wanted.append(_layout.unique_key(rt, meta, prop.name, doc[prop.name]))
             found = dict(zip(wanted, rt.store.get_many(wanted), strict=True))
             for entry, guid, doc in decoded:
                 findings += self._object_links(meta, entry, guid, doc, found)
@@ -203,9 +202,9 @@ class _Scanner:
             if target is None:
                 continue
             target_meta = meta.target(name)._meta
-            target_key = _objcache.prefix(rt, target_meta) + target
-            reverse = _objcache.reverse_key(rt, meta, rel, target, guid)
-            lists = [_objcache.reverse_prefix(rt, meta, rel, target)]
+            target_key = _layout.prefix(rt, target_meta) + target
+            reverse = _layout.reverse_key(rt, meta, rel, target, guid)
+            lists = [_layout.reverse_prefix(rt, meta, rel, target)]
             if found[target_key] is None:
                 detail = f"{meta.name}.{name} -> {target_meta.name} {target}"
                 if rel.mandatory:
@@ -218,7 +217,7 @@ class _Scanner:
                     findings.append(
                         Finding(
                             "relation-to-missing-object", key, detail + " (set to None)",
-                            [Put(key, _objcache.encode(fixed)), Delete(reverse)],
+                            [Put(key, _layout.encode(fixed)), Delete(reverse)],
                             [guard, Absent(target_key)], [key], lists, meta,
                         )
                     )  # fmt: skip
@@ -240,7 +239,7 @@ class _Scanner:
                 )  # fmt: skip
         for prop in meta.indexed:
             value = doc[prop.name]
-            index = _objcache.index_prefix(rt, meta, prop.name, value) + guid
+            index = _layout.index_prefix(rt, meta, prop.name, value) + guid
             if found[index] is None:
                 findings.append(
                     Finding("index-entry-missing", index, f"{meta.name}.{prop.name} = {value!r}",
@@ -248,7 +247,7 @@ class _Scanner:
                 )  # fmt: skip
             if not prop.unique or value is None:
                 continue
-            owner = _objcache.unique_key(rt, meta, prop.name, value)
+            owner = _layout.unique_key(rt, meta, prop.name, value)
             holder = found[owner]
             if holder is None:
                 findings.append(
@@ -266,13 +265,13 @@ class _Scanner:
     # -- entries pointing at objects -------------------------------------------------------
 
     def _sources(self, meta: HybridMeta, guids: list[str]) -> list[Entry | None]:
-        base = _objcache.prefix(self.rt, meta)
+        base = _layout.prefix(self.rt, meta)
         return self.rt.store.get_many([base + guid for guid in guids])
 
     def _reverse(self, meta: HybridMeta, name: str) -> Handler:
         rt = self.rt
         rel = meta.relations[name]
-        area = f"{_objcache.internal_prefix(rt, '.rel')}{meta.keyspace}/{name}/"
+        area = f"{_layout.internal_prefix(rt, '.rel')}{meta.keyspace}/{name}/"
 
         def handle(page: list[Entry]) -> list[Finding]:
             items = []
@@ -295,13 +294,13 @@ class _Scanner:
                 if doc is not None and doc.get(name + "_guid") == target:
                     continue
                 why = "missing" if source is None else f"links to {doc and doc.get(name + '_guid')}"
-                object_key = _objcache.prefix(rt, meta) + guid
+                object_key = _layout.prefix(rt, meta) + guid
                 findings.append(
                     Finding(
                         "reverse-entry-orphan", entry.key, f"{meta.name} {guid} {why}",
                         [Delete(entry.key)],
                         [ValueIs(entry.key, entry.value), _guarded_object(object_key, source)],
-                        [], [_objcache.reverse_prefix(rt, meta, rel, target)], meta,
+                        [], [_layout.reverse_prefix(rt, meta, rel, target)], meta,
                     )
                 )  # fmt: skip
             return findings
@@ -310,7 +309,7 @@ class _Scanner:
 
     def _index(self, meta: HybridMeta, field: str) -> Handler:
         rt = self.rt
-        area = f"{_objcache.internal_prefix(rt, '.idx')}{meta.keyspace}/{field}/"
+        area = f"{_layout.internal_prefix(rt, '.idx')}{meta.keyspace}/{field}/"
 
         def handle(page: list[Entry]) -> list[Finding]:
             items = []
@@ -330,7 +329,7 @@ class _Scanner:
                     continue
                 if doc is not None and doc.get(field) == value:
                     continue
-                object_key = _objcache.prefix(rt, meta) + guid
+                object_key = _layout.prefix(rt, meta) + guid
                 why = "missing" if doc is None else f"now {doc.get(field)!r}"
                 findings.append(
                     Finding(
@@ -345,7 +344,7 @@ class _Scanner:
 
     def _unique(self, meta: HybridMeta, field: str) -> Handler:
         rt = self.rt
-        area = f"{_objcache.internal_prefix(rt, '.uniq')}{meta.keyspace}/{field}/"
+        area = f"{_layout.internal_prefix(rt, '.uniq')}{meta.keyspace}/{field}/"
 
         def handle(page: list[Entry]) -> list[Finding]:
             items = []
@@ -364,7 +363,7 @@ class _Scanner:
                     continue
                 if doc is not None and doc.get(field) == value:
                     continue
-                object_key = _objcache.prefix(rt, meta) + guid
+                object_key = _layout.prefix(rt, meta) + guid
                 why = "missing" if doc is None else f"now {doc.get(field)!r}"
                 findings.append(
                     Finding(
@@ -380,7 +379,7 @@ class _Scanner:
 
     def _markers(self, meta: HybridMeta) -> Handler:
         rt = self.rt
-        area = f"{_objcache.internal_prefix(rt, '.links')}{meta.keyspace}/"
+        area = f"{_layout.internal_prefix(rt, '.links')}{meta.keyspace}/"
 
         def handle(page: list[Entry]) -> list[Finding]:
             guids = [entry.key[len(area) :] for entry in page]
@@ -388,7 +387,7 @@ class _Scanner:
             for entry, guid, source in zip(page, guids, self._sources(meta, guids), strict=True):
                 if source is not None:
                     continue
-                object_key = _objcache.prefix(rt, meta) + guid
+                object_key = _layout.prefix(rt, meta) + guid
                 findings.append(
                     Finding(
                         "link-marker-orphan", entry.key, f"{meta.name} {guid} missing",

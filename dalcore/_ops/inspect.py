@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from dalcore import _objcache
+from dalcore import _layout
 from dalcore.api import NO_VALUE
 from dalcore.errors import CorruptDataError, ObjectNotFoundError, QueryError
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 
 def count(rt: Runtime, hybrid: type[DataObject]) -> int:
-    base = _objcache.prefix(rt, hybrid._meta)
+    base = _layout.prefix(rt, hybrid._meta)
     # A deeper key sharing the prefix belongs to no object of this hybrid.
     return sum(1 for key in rt.store.keys(base) if "/" not in key[len(base) :])
 
@@ -39,7 +39,7 @@ def overview(rt: Runtime, hybrids: list[type[DataObject]]) -> list[dict[str, Any
         {
             "hybrid": cls.__name__,
             "module": cls.__module__,
-            "prefix": _objcache.prefix(rt, cls._meta),
+            "prefix": _layout.prefix(rt, cls._meta),
             "objects": count(rt, cls),
         }
         for cls in hybrids
@@ -94,11 +94,11 @@ def listing(
         guids = sorted(found.guids)
         use = found.explain()["use"]
     else:
-        base = _objcache.prefix(rt, meta)
+        base = _layout.prefix(rt, meta)
         guids = [key[len(base) :] for key in rt.store.keys(base) if "/" not in key[len(base) :]]
         use = "scan"
     page = guids[offset : offset + limit]
-    base = _objcache.prefix(rt, meta)
+    base = _layout.prefix(rt, meta)
     rows = []
     for guid, entry in zip(page, rt.store.get_many([base + g for g in page]), strict=True):
         if entry is None:
@@ -134,7 +134,7 @@ def _cache_layers(rt: Runtime) -> list[tuple[str, Any]]:
 def _describe_cached(value: Any) -> dict[str, Any] | None:
     if value is NO_VALUE:
         return None
-    if _objcache.is_hold(value):
+    if _layout.is_hold(value):
         return {"state": "hold"}
     if isinstance(value, list) and len(value) == 3 and isinstance(value[0], int):
         return {"state": "object", "revision": value[0], "stale": value[2]}
@@ -143,14 +143,14 @@ def _describe_cached(value: Any) -> dict[str, Any] | None:
 
 def detail(rt: Runtime, hybrid: type[DataObject], guid: str) -> dict[str, Any]:
     meta = hybrid._meta
-    key = _objcache.prefix(rt, meta) + guid
+    key = _layout.prefix(rt, meta) + guid
     entry = rt.store.get_many([key])[0]
     if entry is None:
         raise ObjectNotFoundError(meta.name, guid, key)
     data = _raw_document(entry.value)
     problem = None
     try:
-        _objcache.decode(meta, key, guid, entry.value)
+        _layout.decode(meta, key, guid, entry.value)
     except CorruptDataError as exc:
         problem = str(exc)
     unknown = sorted(name for name in data if name != "guid" and name not in meta.checks)
@@ -160,10 +160,10 @@ def detail(rt: Runtime, hybrid: type[DataObject], guid: str) -> dict[str, Any]:
         target_guid = data.get(name + "_guid")
         exists = None
         if isinstance(target_guid, str):
-            target_key = _objcache.prefix(rt, target._meta) + target_guid
+            target_key = _layout.prefix(rt, target._meta) + target_guid
             exists = rt.store.get_many([target_key])[0] is not None
         reverse_key = (
-            _objcache.reverse_key(rt, meta, rel, target_guid, guid)
+            _layout.reverse_key(rt, meta, rel, target_guid, guid)
             if isinstance(target_guid, str)
             else None
         )
@@ -183,7 +183,7 @@ def detail(rt: Runtime, hybrid: type[DataObject], guid: str) -> dict[str, Any]:
         )
     incoming = []
     for name, (source, rel) in sorted(meta.reverse.items()):
-        base = _objcache.reverse_prefix(rt, source._meta, rel, guid)
+        base = _layout.reverse_prefix(rt, source._meta, rel, guid)
         if rel.onetoone:
             held = rt.store.get_many([base])[0]
             guids = [] if held is None else [held.value.decode()]
@@ -196,7 +196,7 @@ def detail(rt: Runtime, hybrid: type[DataObject], guid: str) -> dict[str, Any]:
     indexes = []
     for prop in meta.indexed:
         value = data.get(prop.name)
-        index_key = _objcache.index_prefix(rt, meta, prop.name, value) + guid
+        index_key = _layout.index_prefix(rt, meta, prop.name, value) + guid
         item: dict[str, Any] = {
             "field": prop.name,
             "value": value,
@@ -204,12 +204,12 @@ def detail(rt: Runtime, hybrid: type[DataObject], guid: str) -> dict[str, Any]:
             "index_present": rt.store.get_many([index_key])[0] is not None,
         }
         if prop.unique and value is not None:
-            owner_key = _objcache.unique_key(rt, meta, prop.name, value)
+            owner_key = _layout.unique_key(rt, meta, prop.name, value)
             owner = rt.store.get_many([owner_key])[0]
             item["unique_key"] = owner_key
             item["unique_owner"] = None if owner is None else owner.value.decode()
         indexes.append(item)
-    marker = _objcache.link_marker(rt, meta, guid)
+    marker = _layout.link_marker(rt, meta, guid)
     marker_entry = rt.store.get_many([marker])[0]
     now = time.time()
     caches = []

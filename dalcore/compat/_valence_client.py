@@ -17,7 +17,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from dalcore import _objcache, _runtime
+from dalcore import _layout, _runtime
 from dalcore._lists import DataObjectList
 from dalcore.compat._valence_fields import check
 from dalcore.errors import UnknownFieldError
@@ -116,7 +116,7 @@ class Client:
                 )
             normalised[name] = value if value is None else check(owner, name, field, value)
         rt = _runtime.runtime()
-        prefix = _objcache.prefix(rt, model._meta)
+        prefix = _layout.prefix(rt, model._meta)
         cut = len(prefix)
         # Only direct children are objects; anything deeper is not ours (Valence never nested).
         guids = [key[cut:] for key in rt.store.keys(prefix) if "/" not in key[cut:]]

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
-from dalcore import _objcache
+from dalcore import _layout
 from dalcore._dataobject import DataObject
 from dalcore._runtime import runtime
 from dalcore._structures import Property
@@ -173,7 +173,7 @@ class ModelBase(DataObject):
         return posixpath.normpath("/".join([cls.path, sub_path]))
 
     def _key(self) -> str:
-        return _objcache.prefix(runtime(), self._meta) + self.guid
+        return _layout.prefix(runtime(), self._meta) + self.guid
 
     # -- writes ---------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 import dalcore
-from dalcore import DataObject, Property, Relation, _objcache
+from dalcore import DataObject, Property, Relation, _layout
 
 MODULE = __name__
 
@@ -90,7 +90,7 @@ def damage(rt: Any) -> Damaged:
         book.save()
         books.append(book)
     shelf_meta, book_meta = CheckShelf._meta, CheckBook._meta
-    book_key = [_objcache.prefix(rt, book_meta) + b.guid for b in books]
+    book_key = [_layout.prefix(rt, book_meta) + b.guid for b in books]
 
     def doc(i: int) -> dict[str, Any]:
         loaded: dict[str, Any] = orjson.loads(store.get(book_key[i]).value)
@@ -107,45 +107,43 @@ def damage(rt: Any) -> Damaged:
     for i in (1, 5, 7, 9):
         data = doc(i)
         store.delete(
-            _objcache.reverse_key(rt, book_meta, book_meta.relations["shelf"], shelves[1].guid,
+            _layout.reverse_key(rt, book_meta, book_meta.relations["shelf"], shelves[1].guid,
                                   books[i].guid)
         )  # fmt: skip
         data["shelf_guid"] = None
         store.set(book_key[i], orjson.dumps(data))
-    store.delete(_objcache.prefix(rt, shelf_meta) + shelves[1].guid)
+    store.delete(_layout.prefix(rt, shelf_meta) + shelves[1].guid)
     # reverse-entry-missing: book 2's shelf entry and book 4's one-to-one cover entry
     store.delete(
-        _objcache.reverse_key(rt, book_meta, book_meta.relations["shelf"], shelves[0].guid,
+        _layout.reverse_key(rt, book_meta, book_meta.relations["shelf"], shelves[0].guid,
                               books[2].guid)
     )  # fmt: skip
     store.delete(
-        _objcache.reverse_key(rt, book_meta, book_meta.relations["cover"], books[4].cover_guid,
+        _layout.reverse_key(rt, book_meta, book_meta.relations["cover"], books[4].cover_guid,
                               books[4].guid)
     )  # fmt: skip
     # reverse-entry-orphan: a book that does not exist on shelf 0
     store.set(
-        _objcache.reverse_key(rt, book_meta, book_meta.relations["shelf"], shelves[0].guid,
+        _layout.reverse_key(rt, book_meta, book_meta.relations["shelf"], shelves[0].guid,
                               "no-such-book")
     , b"")  # fmt: skip
     # index-entry-missing (book 6's genre) and index-entry-orphan (an old genre of book 6)
-    store.delete(_objcache.index_prefix(rt, book_meta, "genre", "prose") + books[6].guid)
-    store.set(_objcache.index_prefix(rt, book_meta, "genre", "drama") + books[6].guid, b"")
+    store.delete(_layout.index_prefix(rt, book_meta, "genre", "prose") + books[6].guid)
+    store.set(_layout.index_prefix(rt, book_meta, "genre", "drama") + books[6].guid, b"")
     # unique-entry-missing: book 5's isbn owner
-    store.delete(_objcache.unique_key(rt, book_meta, "isbn", "isbn-5"))
+    store.delete(_layout.unique_key(rt, book_meta, "isbn", "isbn-5"))
     # unique-value-shared: book 7 given book 2's isbn behind dalcore's back, index entries kept
     # consistent so that only the shared value is wrong
     data = doc(7)
-    store.delete(_objcache.unique_key(rt, book_meta, "isbn", "isbn-7"))
-    store.delete(_objcache.index_prefix(rt, book_meta, "isbn", "isbn-7") + books[7].guid)
-    store.set(_objcache.index_prefix(rt, book_meta, "isbn", "isbn-2") + books[7].guid, b"")
+    store.delete(_layout.unique_key(rt, book_meta, "isbn", "isbn-7"))
+    store.delete(_layout.index_prefix(rt, book_meta, "isbn", "isbn-7") + books[7].guid)
+    store.set(_layout.index_prefix(rt, book_meta, "isbn", "isbn-2") + books[7].guid, b"")
     store.set(book_key[7], orjson.dumps(dict(data, isbn="isbn-2")))
     # one-to-one-conflict: book 8 given book 9's cover behind dalcore's back (the reverse entry
     # of that cover names book 9); book 8's own cover keeps an entry naming it: an orphan
     store.set(book_key[8], orjson.dumps(dict(doc(8), cover_guid=books[9].cover_guid)))
     # unreadable-entry: an index key whose value part is not JSON
-    store.set(
-        f"{_objcache.internal_prefix(rt, '.idx')}checkbook/genre/not-json/{books[2].guid}", b""
-    )
+    store.set(f"{_layout.internal_prefix(rt, '.idx')}checkbook/genre/not-json/{books[2].guid}", b"")
     return Damaged([b.guid for b in books], books[3].guid)
 
 
@@ -183,8 +181,8 @@ def check_and_repair(persistent: str, namespace: str) -> None:
 
     # An interrupted repair: the position says the object areas are done, so only the entry
     # areas after it are scanned and repaired, and the run says where it resumed.
-    cursor = _objcache.internal_prefix(rt, ".check") + "cursor"
-    last = sorted(k for k in rt.store.keys(_objcache.prefix(rt, CheckShelf._meta)))[-1]
+    cursor = _layout.internal_prefix(rt, ".check") + "cursor"
+    last = sorted(k for k in rt.store.keys(_layout.prefix(rt, CheckShelf._meta)))[-1]
     rt.store.set(cursor, orjson.dumps({"area": "CheckShelf objects", "key": last}))
     status, resumed, _ = _run(env, "--repair")
     assert resumed["resumed_after"] == {"area": "CheckShelf objects", "key": last}

@@ -22,7 +22,7 @@ import pytest
 import dalcore
 from dalcore import _runtime
 from dalcore._backends.sqlite import SQLiteStore
-from dalcore._objcache import prefix, reverse_prefix
+from dalcore._layout import prefix, reverse_prefix
 from dalcore.api import Delete, Put, WatchEvent
 from dalcore.errors import StoreUnavailableError
 from dalcore.testing._query_hybrids import Rack, Server
