@@ -97,15 +97,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _configure_bench(parser: argparse.ArgumentParser) -> None:
-    from dalcore._bench._options import add_arguments
+    from dalcore.benchmarks import default_out
+    from dalcore.benchmarks._options import add_arguments
 
-    # From a checkout the results go where `python -m benchmarks` puts them.
-    default = os.path.join("benchmarks", "results") if os.path.isdir("benchmarks") else "."
-    add_arguments(parser, default)
+    add_arguments(parser, default_out())
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from dalcore._bench._runner import run
+    from dalcore.benchmarks._runner import run
 
     return run(args, "dalcore bench " + " ".join(sys.argv[2:]))
 

@@ -46,7 +46,7 @@ def backoff(attempt: int, took: float) -> None:
     ("full jitter") over a few commit times lets one through per slot. Scaling by the commit
     time makes that hold for a store that commits in 50 us and for one that takes 10 ms
     (etcd's fsync): with 8 writers on one etcd object, fewer than 1% of saves run out of
-    attempts (``python -m benchmarks --only coherence``).
+    attempts (``python -m dalcore.benchmarks --only coherence``).
     """
     bound = min(BACKOFF_LONGEST, max(BACKOFF_FIRST, took) * 2**attempt)
     time.sleep(random.uniform(0.0, bound))

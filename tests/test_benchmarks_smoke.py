@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 import dalcore
-from dalcore._bench._harness import Settings
-from dalcore._bench._options import GROUPS
-from dalcore._bench._report import markdown, write_json
-from dalcore._bench._results import ERROR, OK, PENDING, SKIPPED, Result
-from dalcore._bench._runner import run_groups
+from dalcore.benchmarks._harness import Settings
+from dalcore.benchmarks._options import GROUPS
+from dalcore.benchmarks._report import markdown, write_json
+from dalcore.benchmarks._results import ERROR, OK, PENDING, SKIPPED, Result
+from dalcore.benchmarks._runner import run_groups
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_results_are_written(results: list[Result], tmp_path: Path) -> None:
     table = markdown(meta, results)
     assert table.count("\n| ") >= len(results)
     if importlib.util.find_spec("matplotlib") is not None:
-        from dalcore._bench._report import charts
+        from dalcore.benchmarks._report import charts
 
         written = charts(str(tmp_path), "smoke-", results)
         assert written and all(Path(p).stat().st_size > 0 for p in written)

@@ -10,11 +10,11 @@ from typing import Any
 import orjson
 
 from dalcore import _layout
-from dalcore._bench._common import configured, memcached_route, needs, raw_memcached, settle
-from dalcore._bench._env import Environment, counting
-from dalcore._bench._harness import loop, measure
-from dalcore._bench._model import BenchGroup, BenchItem, make_item
-from dalcore._bench._results import (
+from dalcore.benchmarks._common import configured, memcached_route, needs, raw_memcached, settle
+from dalcore.benchmarks._env import Environment, counting
+from dalcore.benchmarks._harness import loop, measure
+from dalcore.benchmarks._model import BenchGroup, BenchItem, make_item
+from dalcore.benchmarks._results import (
     OVS_REVERSE_LENGTH,
     Result,
     Target,

@@ -14,11 +14,11 @@ from typing import Any
 import dalcore
 from dalcore import _layout
 from dalcore._backends.tiered import NullCache
-from dalcore._bench._common import configured
-from dalcore._bench._env import Environment
-from dalcore._bench._harness import Measured, Stat, loop, measure
-from dalcore._bench._model import QUERY_MATCHES, BenchItem, make_item
-from dalcore._bench._results import (
+from dalcore.benchmarks._common import configured
+from dalcore.benchmarks._env import Environment
+from dalcore.benchmarks._harness import Measured, Stat, loop, measure
+from dalcore.benchmarks._model import QUERY_MATCHES, BenchItem, make_item
+from dalcore.benchmarks._results import (
     OVS_CACHED_QUERY,
     Result,
     pending,

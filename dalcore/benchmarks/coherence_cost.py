@@ -1,11 +1,11 @@
 """The load paths the cross-process guarantees touch, timed in this process.
 
-    python benchmarks/coherence_cost.py              # the dalcore on sys.path
-    PYTHONPATH=/path/to/other/checkout python benchmarks/coherence_cost.py
+    python dalcore/benchmarks/coherence_cost.py              # the dalcore on sys.path
+    PYTHONPATH=/path/to/other/checkout python dalcore/benchmarks/coherence_cost.py
 
 Run it once with the current tree and once with an older checkout on PYTHONPATH (a
 ``git worktree add --detach /tmp/old <commit>`` and its ``plugins/*/src``) to compare: the
-numbers in benchmarks/results/coherence-before-after.md were taken that way. Each figure is
+numbers in docs/benchmarks/coherence-before-after.md were taken that way. Each figure is
 the median of five best-of-three runs of 20,000 calls.
 """
 

@@ -11,11 +11,11 @@ from typing import Any
 import orjson
 
 from dalcore import _layout
-from dalcore._bench._common import configured, memcached_route, needs, raw_memcached, stored_item
-from dalcore._bench._env import Environment
-from dalcore._bench._harness import Stat, loop, measure, with_setup
-from dalcore._bench._model import LOADER_LOG_ENV, BenchItem, BenchLocked
-from dalcore._bench._results import (
+from dalcore.benchmarks._common import configured, memcached_route, needs, raw_memcached, stored_item
+from dalcore.benchmarks._env import Environment
+from dalcore.benchmarks._harness import Stat, loop, measure, with_setup
+from dalcore.benchmarks._model import LOADER_LOG_ENV, BenchItem, BenchLocked
+from dalcore.benchmarks._results import (
     OVS_CACHED_DYNAMIC,
     Result,
     Target,
@@ -112,7 +112,7 @@ def locked(env: Environment) -> Iterator[Result]:
     # forkserver: the workers fork from a clean helper, not from this process with its open
     # sockets and threads (gRPC channels of the etcd cases must not cross a fork).
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["dalcore._bench._model", "dalcore._bench._dynamics"])
+    context.set_forkserver_preload(["dalcore.benchmarks._model", "dalcore.benchmarks._dynamics"])
     for name, locked_flag in (("locked_value", True), ("free_value", False)):
         counts: list[int] = []
         waits: list[float] = []

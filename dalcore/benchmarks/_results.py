@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from dalcore._bench._harness import Measured, Stat
+from dalcore.benchmarks._harness import Measured, Stat
 
 OK = "ok"
 SKIPPED = "skipped"

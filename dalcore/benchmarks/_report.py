@@ -7,8 +7,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from dalcore._bench._harness import Stat
-from dalcore._bench._results import OK, Result, format_seconds
+from dalcore.benchmarks._harness import Stat
+from dalcore.benchmarks._results import OK, Result, format_seconds
 
 
 def write_json(path: str, meta: dict[str, Any], results: Sequence[Result]) -> None:

@@ -1,4 +1,4 @@
-"""Running the groups and writing the results: ``dalcore bench`` / ``python -m benchmarks``."""
+"""Running the groups and writing the results: ``dalcore bench`` / ``python -m dalcore.benchmarks``."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from dalcore._bench._env import Environment, machine
-from dalcore._bench._harness import Settings
-from dalcore._bench._options import GROUPS, add_arguments
-from dalcore._bench._report import charts, markdown, write_json
-from dalcore._bench._results import ERROR, Result
+from dalcore.benchmarks._env import Environment, machine
+from dalcore.benchmarks._harness import Settings
+from dalcore.benchmarks._options import GROUPS, add_arguments
+from dalcore.benchmarks._report import charts, markdown, write_json
+from dalcore.benchmarks._results import ERROR, Result
 
 
 def run_groups(
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace, command: str) -> int:
 
 
 def _progress(result: Result) -> None:
-    from dalcore._bench._report import show
+    from dalcore.benchmarks._report import show
 
     figure = "" if result.subject is None else show(result.subject.median, result.unit)
     ratio = "" if result.ratio is None else f" ({result.ratio.median:.2f}x {result.baseline})"
@@ -100,9 +100,9 @@ def _progress(result: Result) -> None:
 
 def main(argv: Sequence[str] | None = None, default_out: str = "benchmark-results") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks",
+        prog="python -m dalcore.benchmarks",
         description="dalcore's hot paths against raw clients, measured alternately in one process",
     )
     add_arguments(parser, default_out)
     args = parser.parse_args(argv)
-    return run(args, "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:]))
+    return run(args, "python -m dalcore.benchmarks " + " ".join(argv if argv is not None else sys.argv[1:]))

@@ -1,6 +1,6 @@
 """Cost of secret scrubbing per emitted log record (dalcore/_secrets.py).
 
-Run: ``python benchmarks/log_scrub.py``. Times one DEBUG record through a StreamHandler with the
+Run: ``python dalcore/benchmarks/log_scrub.py``. Times one DEBUG record through a StreamHandler with the
 scrubbing record factory and without it: an ordinary message, and one that names a token header
 (which runs the pattern regexes).
 """

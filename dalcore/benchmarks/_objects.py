@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from dalcore._backends.tiered import NullCache
-from dalcore._bench._common import (
+from dalcore.benchmarks._common import (
     cached_object_key,
     configured,
     memcached_route,
@@ -20,10 +20,10 @@ from dalcore._bench._common import (
     settle,
     stored_item,
 )
-from dalcore._bench._env import Environment
-from dalcore._bench._harness import Stat, loop, measure, unrolled
-from dalcore._bench._model import BenchItem, make_item
-from dalcore._bench._results import (
+from dalcore.benchmarks._env import Environment
+from dalcore.benchmarks._harness import Stat, loop, measure, unrolled
+from dalcore.benchmarks._model import BenchItem, make_item
+from dalcore.benchmarks._results import (
     OVS_CACHED_LOAD,
     Result,
     ratio_at_most,

@@ -1,4 +1,4 @@
-"""The options of ``dalcore bench`` / ``python -m benchmarks`` (light: no engine imports)."""
+"""The options of ``dalcore bench`` / ``python -m dalcore.benchmarks`` (light: no engine imports)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import argparse
 
 #: Group name -> "module:function" yielding its results, in running order.
 GROUPS: dict[str, str] = {
-    "attributes": "dalcore._bench._objects:attributes",
-    "load": "dalcore._bench._objects:load",
-    "dynamics": "dalcore._bench._dynamics:dynamics",
-    "locked": "dalcore._bench._dynamics:locked",
-    "lists": "dalcore._bench._lists:lists",
-    "saves": "dalcore._bench._saves:saves",
-    "queries": "dalcore._bench._queries:queries",
-    "memory": "dalcore._bench._objects:memory",
-    "coherence": "dalcore._bench._coherence:coherence",
+    "attributes": "dalcore.benchmarks._objects:attributes",
+    "load": "dalcore.benchmarks._objects:load",
+    "dynamics": "dalcore.benchmarks._dynamics:dynamics",
+    "locked": "dalcore.benchmarks._dynamics:locked",
+    "lists": "dalcore.benchmarks._lists:lists",
+    "saves": "dalcore.benchmarks._saves:saves",
+    "queries": "dalcore.benchmarks._queries:queries",
+    "memory": "dalcore.benchmarks._objects:memory",
+    "coherence": "dalcore.benchmarks._coherence:coherence",
 }
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import dalcore
 from dalcore import _layout
-from dalcore._bench._env import Environment, Missing
-from dalcore._bench._model import BenchItem
-from dalcore._bench._results import Result, skipped
+from dalcore.benchmarks._env import Environment, Missing
+from dalcore.benchmarks._model import BenchItem
+from dalcore.benchmarks._results import Result, skipped
 from dalcore._runtime import Runtime
 from dalcore.api import PersistentStore, VolatileCache
 
@@ -72,7 +72,7 @@ def memcached_route(rt: Runtime, key: str) -> tuple[bytes, tuple[str, int]]:
 
 
 def stored_item(index: int = 1) -> BenchItem:
-    from dalcore._bench._model import make_item
+    from dalcore.benchmarks._model import make_item
 
     return make_item(index)
 

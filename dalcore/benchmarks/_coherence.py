@@ -16,11 +16,11 @@ from typing import Any
 
 import dalcore
 from dalcore import DataObject, Property
-from dalcore._bench._common import NAMESPACE, cached_object_key, configured, needs, stored_item
-from dalcore._bench._env import Environment
-from dalcore._bench._harness import Stat, loop, measure
-from dalcore._bench._model import BenchItem
-from dalcore._bench._results import (
+from dalcore.benchmarks._common import NAMESPACE, cached_object_key, configured, needs, stored_item
+from dalcore.benchmarks._env import Environment
+from dalcore.benchmarks._harness import Stat, loop, measure
+from dalcore.benchmarks._model import BenchItem
+from dalcore.benchmarks._results import (
     OVS_CACHED_LOAD,
     Result,
     Target,

@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterator
 
 import dalcore
 from dalcore import _layout
-from dalcore._bench._common import configured, needs, object_key, stored_item
-from dalcore._bench._env import Environment
-from dalcore._bench._harness import loop, measure
-from dalcore._bench._model import BenchItem, make_item
-from dalcore._bench._results import (
+from dalcore.benchmarks._common import configured, needs, object_key, stored_item
+from dalcore.benchmarks._env import Environment
+from dalcore.benchmarks._harness import loop, measure
+from dalcore.benchmarks._model import BenchItem, make_item
+from dalcore.benchmarks._results import (
     OVS_ONE_FIELD_SAVE,
     Result,
     faster_than,

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from dalcore._bench._harness import Settings
+from dalcore.benchmarks._harness import Settings
 from dalcore.testing.servers import ServerProcess, free_port
 
 #: memcached servers started for the memcached cases: two, so that "one round trip per server"
