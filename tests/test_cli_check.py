@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 
 import dalcore
-from dalcore import _layout, _objcache
+from dalcore import _layout
 from dalcore._ops.check import check
 from dalcore._ops.findings import _Scanner
 from dalcore.testing import damage

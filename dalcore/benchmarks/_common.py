@@ -9,11 +9,11 @@ from typing import Any
 
 import dalcore
 from dalcore import _layout
+from dalcore._runtime import Runtime
+from dalcore.api import PersistentStore, VolatileCache
 from dalcore.benchmarks._env import Environment, Missing
 from dalcore.benchmarks._model import BenchItem
 from dalcore.benchmarks._results import Result, skipped
-from dalcore._runtime import Runtime
-from dalcore.api import PersistentStore, VolatileCache
 
 NAMESPACE = "bench"
 

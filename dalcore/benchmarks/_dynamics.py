@@ -11,7 +11,13 @@ from typing import Any
 import orjson
 
 from dalcore import _layout
-from dalcore.benchmarks._common import configured, memcached_route, needs, raw_memcached, stored_item
+from dalcore.benchmarks._common import (
+    configured,
+    memcached_route,
+    needs,
+    raw_memcached,
+    stored_item,
+)
 from dalcore.benchmarks._env import Environment
 from dalcore.benchmarks._harness import Stat, loop, measure, with_setup
 from dalcore.benchmarks._model import LOADER_LOG_ENV, BenchItem, BenchLocked

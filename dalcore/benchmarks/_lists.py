@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from dalcore import _layout
+from dalcore._runtime import Runtime
 from dalcore.benchmarks._common import configured, memcached_route, needs, raw_memcached, settle
 from dalcore.benchmarks._env import Environment, counting
 from dalcore.benchmarks._harness import loop, measure
@@ -22,7 +23,6 @@ from dalcore.benchmarks._results import (
     ten_x_ovs,
     timed,
 )
-from dalcore._runtime import Runtime
 
 
 def _populate(size: int) -> BenchGroup:

@@ -1,4 +1,4 @@
-"""The options of ``dalcore bench`` / ``python -m dalcore.benchmarks`` (light: no engine imports)."""
+"""The options of ``dalcore bench`` (light: no engine imports)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Running the groups and writing the results: ``dalcore bench`` / ``python -m dalcore.benchmarks``."""
+"""Running the groups and writing the results (``dalcore bench``)."""
 
 from __future__ import annotations
 
@@ -105,4 +105,6 @@ def main(argv: Sequence[str] | None = None, default_out: str = "benchmark-result
     )
     add_arguments(parser, default_out)
     args = parser.parse_args(argv)
-    return run(args, "python -m dalcore.benchmarks " + " ".join(argv if argv is not None else sys.argv[1:]))
+    return run(
+        args, "python -m dalcore.benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
+    )

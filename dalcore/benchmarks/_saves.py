@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 
 import dalcore
 from dalcore import _layout
+from dalcore.api import Put, RevisionIs
 from dalcore.benchmarks._common import configured, needs, object_key, stored_item
 from dalcore.benchmarks._env import Environment
 from dalcore.benchmarks._harness import loop, measure
@@ -21,7 +22,6 @@ from dalcore.benchmarks._results import (
     ten_x_ovs,
     timed,
 )
-from dalcore.api import Put, RevisionIs
 
 _STATUSES = ("RUNNING", "STOPPED")
 
