@@ -21,6 +21,7 @@ from dalcore._attributes import (
 from dalcore._docs import hybrid_docstring
 from dalcore._runtime import runtime
 from dalcore._schema import HybridMeta
+from dalcore._schema import replacements as _replacements
 from dalcore._structures import Relation, validated
 from dalcore.api import AssertionFailedError
 from dalcore.errors import (
@@ -84,7 +85,8 @@ class DataObject:
     # -- construction ---------------------------------------------------------------------
 
     def __new__(cls, guid: str | None = None, *args: Any, **values: Any) -> DataObject:
-        made: DataObject = object.__new__(_schema.replacement(cls))
+        # The registry's dict itself, not replacement(): this runs on every load.
+        made: DataObject = object.__new__(_replacements.get(cls, cls))
         return made
 
     def __init__(

@@ -148,7 +148,8 @@ def build_meta(cls: type, reserved: set[str]) -> HybridMeta:
 
 registry_lock = threading.RLock()
 by_name: dict[str, type[Any]] = {}  # class name (and qualified name) -> hybrid
-_replacements: dict[type[Any], type[Any]] = {}
+#: hybrid -> the registered subclass that stands for it (read directly on the hot path)
+replacements: dict[type[Any], type[Any]] = {}
 _pending: list[tuple[type[Any], Relation]] = []  # relations whose target is not defined yet
 # Short names that two different hybrids have: looking one up is an error naming both.
 _ambiguous: dict[str, list[str]] = {}
@@ -276,7 +277,7 @@ def subclasses(cls: type[Any]) -> list[type[Any]]:
 
 def replacement(cls: type[Any]) -> type[Any]:
     """The class that stands for ``cls``: the plugin hybrid registered to replace it, or itself."""
-    return _replacements.get(cls, cls)
+    return replacements.get(cls, cls)
 
 
 def register_hybrid(cls: type[Any]) -> None:
@@ -291,7 +292,7 @@ def register_hybrid(cls: type[Any]) -> None:
         for base in cls.__mro__[1:]:
             if not is_hybrid(base):
                 continue
-            _replacements[base] = cls
+            replacements[base] = cls
             if not meta.explicit_path:
                 base_meta: HybridMeta = base.__dict__["_meta"]
                 setattr(cls, "path", base_meta.path)  # noqa: B010 - a hybrid's class attribute
@@ -303,9 +304,9 @@ def register_hybrid(cls: type[Any]) -> None:
 def unregister_hybrid(cls: type[Any]) -> None:
     """Undo :func:`register_hybrid`: the hybrids ``cls`` replaced are themselves again."""
     with registry_lock:
-        for base, replaced_by in list(_replacements.items()):
+        for base, replaced_by in list(replacements.items()):
             if replaced_by is cls:
-                del _replacements[base]
+                del replacements[base]
 
 
 def hybrid(name: str) -> type[Any]:

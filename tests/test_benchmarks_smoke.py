@@ -11,6 +11,7 @@ import json
 import math
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -122,3 +123,27 @@ def test_cli_knows_the_command(capsys: pytest.CaptureFixture[str]) -> None:
         main(["bench", "--help"])
     assert exited.value.code == 0
     assert "--quick" in capsys.readouterr().out
+
+
+def test_compare_calls_a_move_beyond_the_noise_a_change() -> None:
+    from dalcore.benchmarks.compare import compare, markdown
+
+    def report(*rows: tuple[str, float, float, str]) -> dict[str, Any]:
+        return {
+            "results": [
+                {
+                    "group": "g",
+                    "case": case,
+                    "status": "ok",
+                    "unit": unit,
+                    "subject": {"median": median, "spread": spread},
+                }
+                for case, median, spread, unit in rows
+            ]
+        }
+
+    before = report(("a", 1.0, 0.02, "s"), ("b", 1.0, 0.02, "s"), ("c", 1.0, 0.2, "s"))
+    after = report(("a", 1.04, 0.02, "s"), ("b", 1.2, 0.02, "s"), ("c", 1.15, 0.02, "s"))
+    verdicts = {c.case: c.verdict for c in compare(before, after)}
+    assert verdicts == {"a": "within noise", "b": "slower", "c": "within noise"}
+    assert "3 cases compared, 1 slower" in markdown(compare(before, after))
