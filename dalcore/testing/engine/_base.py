@@ -4,9 +4,8 @@ the Hypothesis strategies and small helpers."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -90,15 +89,6 @@ class Dal:
 
 def _calls(obj: DataObject, name: str) -> int:
     return CALLS[(obj.guid, name)]
-
-
-def _eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def _object_keys(operations: Any) -> list[str]:

@@ -15,11 +15,11 @@ from dalcore import (
 from dalcore.testing._engine_hybrids import (
     Gauge,
 )
+from dalcore.testing.conformance._shared import _wait_until
 from dalcore.testing.engine._base import (
     Dal,
     EngineBase,
     _calls,
-    _eventually,
 )
 
 
@@ -37,7 +37,7 @@ class DynamicBehaviour(EngineBase):
         gauge.level = 2
         gauge.save()
         # Expiry is the cache's business (memcached rounds to whole seconds): wait for it.
-        assert _eventually(lambda: gauge.cached == 2), "cached dynamic never expired"
+        assert _wait_until(lambda: gauge.cached == 2), "cached dynamic never expired"
         assert _calls(gauge, "cached") == 2
 
     def test_dynamic_with_timeout_zero_is_never_cached(self, dal: Dal) -> None:
