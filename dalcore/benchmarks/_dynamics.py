@@ -23,6 +23,7 @@ from dalcore.benchmarks._harness import Stat, loop, measure, with_setup
 from dalcore.benchmarks._model import LOADER_LOG_ENV, BenchItem, BenchLocked
 from dalcore.benchmarks._results import (
     OVS_CACHED_DYNAMIC,
+    OVS_SIDE_BY_SIDE_DYNAMIC,
     Result,
     Target,
     ten_x_ovs,
@@ -47,7 +48,10 @@ def dynamics(env: Environment) -> Iterator[Result]:
             group,
             "cached dynamic read (in-process cache)",
             measured,
-            [ten_x_ovs(OVS_CACHED_DYNAMIC, "cached dynamic read")],
+            [
+                ten_x_ovs(OVS_CACHED_DYNAMIC, "cached dynamic read"),
+                ten_x_ovs(OVS_SIDE_BY_SIDE_DYNAMIC, "cached dynamic read, side by side"),
+            ],
         )
         loader = item._score
         measured = measure(

@@ -17,6 +17,7 @@ from dalcore.benchmarks._harness import loop, measure
 from dalcore.benchmarks._model import BenchGroup, BenchItem, make_item
 from dalcore.benchmarks._results import (
     OVS_REVERSE_LENGTH,
+    OVS_SIDE_BY_SIDE_LENGTH_OF_ONE,
     Result,
     Target,
     ratio_at_most,
@@ -52,7 +53,8 @@ def lists(env: Environment) -> Iterator[Result]:
     group = "lists"
     sizes = env.settings.sizes["reverse"]
     with configured("memory://", "memory://") as rt:
-        parents = _populate_all(rt, sizes)
+        parents = _populate_all(rt, [1, *sizes])
+        yield _length_of_one(env, rt, parents.pop(0))
         for size, parent in zip(sizes, parents, strict=True):
             yield from _in_process(env, rt, size, parent, first=size == sizes[0])
 
@@ -94,6 +96,21 @@ def lists(env: Environment) -> Iterator[Result]:
                 ),
                 **trips,
             )
+
+
+def _length_of_one(env: Environment, rt: Runtime, parent: BenchGroup) -> Result:
+    """``len(machine.disks)`` with one disk: issue 16's side-by-side workload."""
+    len(parent.items)  # fills the cache
+    relation = BenchItem._meta.relations["group"]
+    base = _layout.reverse_prefix(rt, BenchItem._meta, relation, parent.guid)
+    store = rt.store
+    measured = measure(
+        env.settings,
+        loop(lambda: len(parent.items)),
+        {"store key scan of the reverse index": loop(lambda: list(store.keys(base)))},
+    )
+    target = ten_x_ovs(OVS_SIDE_BY_SIDE_LENGTH_OF_ONE, "reverse-list length of one, side by side")
+    return timed("lists", "reverse-list length, 1 object (memory store)", measured, [target])
 
 
 def _loader(parent: BenchGroup) -> Callable[[], object]:
