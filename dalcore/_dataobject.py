@@ -25,6 +25,7 @@ from dalcore._schema import replacements as _replacements
 from dalcore._structures import Relation, validated
 from dalcore.api import AssertionFailedError
 from dalcore.errors import (
+    ConfigurationError,
     ObjectNotFoundError,
     RaceConditionError,
     StoreUnavailableError,
@@ -407,9 +408,14 @@ class DataObject:
 
 # -- what the layers above and below hand over ---------------------------------------------
 
+
+def _no_query_layer(*args: Any, **filters: Any) -> Any:
+    raise ConfigurationError("the query layer (dalcore._datalist) has not registered DataList")
+
+
 #: Makes the list ``where()`` and ``all()`` return (DataList); set by the query layer above,
 #: which builds on this one.
-_query_list: Any = None
+_query_list: Any = _no_query_layer
 
 
 def set_query_list(make: Any) -> None:

@@ -255,3 +255,29 @@ def test_long_modules_say_why() -> None:
         if length > LONGEST and not re.search(r"\d+ lines because", docstring):
             unexplained.append(f"{path.relative_to(ROOT)}: {length} lines")
     assert unexplained == []
+
+
+def test_a_missing_hand_down_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    """What an upper layer hands down is checked where it is used, not assumed."""
+    import dalcore
+    from dalcore import _dataobject, _runtime, _schema
+    from dalcore.errors import ConfigurationError
+
+    class HandDownTarget(dalcore.DataObject):
+        pass
+
+    class HandDownSource(dalcore.DataObject):
+        pass
+
+    monkeypatch.setattr(_runtime, "_change_feed", None)
+    with pytest.raises(ConfigurationError, match="change feed"):
+        dalcore.open_runtime(f"sqlite://{tmp_path}/db", "memory://")
+    monkeypatch.setattr(_dataobject, "_query_list", _dataobject._no_query_layer)
+    with pytest.raises(ConfigurationError, match="DataList"):
+        HandDownTarget.where()
+    monkeypatch.setattr(_schema, "_install_reverse", None)
+    relation = dalcore.Relation("target", HandDownTarget, "sources")
+    with pytest.raises(ConfigurationError, match="reverse installer"):
+        _schema._link(HandDownSource, relation, HandDownTarget)
