@@ -141,7 +141,7 @@ class ReverseAttribute:
 class DynamicAttribute:
     """``obj.<dynamic>``: computed, type-checked and cached in the volatile cache."""
 
-    __slots__ = ("check", "dynamic", "loader", "name", "owner", "pass_dynamic")
+    __slots__ = ("check", "dynamic", "loader", "memo_key", "name", "owner", "pass_dynamic")
 
     def __init__(
         self, owner: type[DataObject], dynamic: Dynamic, loader: Callable[..., Any]
@@ -149,6 +149,9 @@ class DynamicAttribute:
         self.owner = owner
         self.dynamic = dynamic
         self.name = dynamic.name
+        # Where the instance keeps its memo of this dynamic: a key of its own in the instance
+        # dict (one lookup on the hot path, not two).
+        self.memo_key = "_memo:" + dynamic.name
         self.loader = loader
         self.check = make_check(owner.__name__, dynamic.name, dynamic.type)
         self.pass_dynamic = _takes_argument(loader)
@@ -160,16 +163,9 @@ class DynamicAttribute:
         # until the cache entry expires and while nothing was deleted from the cache (which
         # invalidate_dynamics() and clear() do): a repeated read then costs no cache call. A
         # shared cache is asked every time, since other processes may invalidate.
-        memo = obj.__dict__.get("_dynamic_memo")
-        if memo is not None:
-            hit = memo.get(self.name)
-            if (
-                hit is not None
-                and hit[0] is runtime()
-                and hit[1] == hit[4].epoch
-                and hit[3] > _now()
-            ):
-                return hit[2]
+        hit = obj.__dict__.get(self.memo_key)
+        if hit is not None and hit[0] is runtime() and hit[1] == hit[4].epoch and hit[3] > _now():
+            return hit[2]
         if self.dynamic.timeout == 0:
             return self.compute(obj)
         return self._read(obj)
@@ -201,13 +197,13 @@ class DynamicAttribute:
         value = self.compute(obj)
         expires = _objcache.fill_dynamic(rt, key, value, dynamic.timeout, started)
         if expires is not None and epoch is not None:
-            state.setdefault("_dynamic_memo", {})[self.name] = (rt, epoch, value, expires, cache)
+            state[self.memo_key] = (rt, epoch, value, expires, cache)
         return value
 
     def _keep(self, state: dict[str, Any], rt: Any, cache: Any, value: Any, expires: Any) -> None:
         epoch = getattr(cache, "epoch", None)
         if epoch is not None and type(expires) is float:
-            state.setdefault("_dynamic_memo", {})[self.name] = (rt, epoch, value, expires, cache)
+            state[self.memo_key] = (rt, epoch, value, expires, cache)
 
     def _cached(self, key: str, value: Any) -> tuple[Any] | None:
         if type(value) is Cached:
