@@ -432,6 +432,8 @@ class DataObject:
                 backoff(attempt - 1, time.monotonic() - started)
                 started = time.monotonic()
             if not self.dirty:
+                if not attempt and self.__dict__["_rev"] is not None:
+                    _ovs.refresh_if_updated(self)  # the original's silent data refresh
                 return
             plan = self._save_plan(rt)
             try:
