@@ -193,6 +193,39 @@ def test_abandon_unlinks_the_remaining_objects() -> None:
     assert Volume(first.guid).machine is None
 
 
+def _reverse_entries(guid: str) -> list[str]:
+    """The store keys of the reverse index naming ``guid`` (layout: docs/hybrids.md)."""
+    store = dalcore.runtime().store
+    found = [key for key in store.keys("") if "/.rel/" in key and guid in key.split("/")]
+    assert found, f"no reverse-index entry for {guid}"
+    return found
+
+
+def test_lost_reverse_entries_block_neither_delete_nor_relink() -> None:
+    machine, other = Machine(name="m"), Machine(name="other")
+    machine.save()
+    other.save()
+    volume = Volume(name="lost", machine=machine)
+    volume.save()
+    found = DataList.get_relation_set(Volume, "machine", Machine, "volumes", machine.guid)
+    assert [v.guid for v in found] == [volume.guid]
+    store = dalcore.runtime().store
+    for key in _reverse_entries(volume.guid):
+        store.delete(key)
+    dalcore.runtime().cache.clear()
+    # The relation set is read from the index: with the entry gone, it is empty.
+    assert len(DataList.get_relation_set(Volume, "machine", Machine, "volumes", machine.guid)) == 0
+    volume.delete()
+    again = Volume(name="again", machine=machine)
+    again.save()
+    for key in _reverse_entries(again.guid):
+        store.delete(key)
+    again.machine = other
+    again.save()
+    dalcore.runtime().cache.clear()
+    assert [v.guid for v in other.volumes] == [again.guid] and len(machine.volumes) == 0
+
+
 def test_relations_to_the_same_class() -> None:
     parent = Volume(name="parent")
     parent.save()
