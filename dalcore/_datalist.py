@@ -46,7 +46,7 @@ class DataList(DataObjectList):
     operator = Operator
     where_operator = WhereOperator
 
-    __slots__ = ("_base", "_cached", "_plan", "_query", "_resolved")
+    __slots__ = ("_base", "_cached", "_plan", "_queried", "_query", "_resolved")
 
     def __init__(
         self,
@@ -61,25 +61,27 @@ class DataList(DataObjectList):
         in that order; with a query too, of those among them that match it."""
         super().__init__(hybrid, ())
         self._query = _compiled(hybrid, query, filters)
+        self._queried = query is not None or bool(filters)
         self._base: list[str] | None = None
-        self._restart()
-        self.set_guids(guids, _filtered=query is not None or bool(filters))
+        self.set_guids(guids)
 
     def _restart(self) -> None:
+        """Forget the result; given guids without a query are the result at once."""
         self._resolved = False
         self._objects = None
         self._plan: Plan | None = None
         self._cached: list[Any] | bool = False
+        if self._base is not None and not self._queried:
+            self._guids, self._resolved = list(self._base), True
 
     def set_query(self, query: Mapping[str, Any] | None) -> None:
         """Replace the query (the original DAL's ``set_query``); None: every object (of the
         given guids, if any). Validated at once; it runs on next use."""
         self._query = _compiled(self._hybrid, query, {})
+        self._queried = query is not None
         self._restart()
-        if self._base is not None and query is None:
-            self._guids, self._resolved = list(self._base), True
 
-    def set_guids(self, guids: Sequence[str] | None, _filtered: bool = True) -> None:
+    def set_guids(self, guids: Sequence[str] | None) -> None:
         """Limit the list to these guids, in this order (None: every object matching the
         query), as the original DAL's ``set_guids``."""
         if guids is not None and (
@@ -88,8 +90,6 @@ class DataList(DataObjectList):
             raise QueryError(f"{self._hybrid.__name__}: guids must be a list of str, not {guids!r}")
         self._base = None if guids is None else list(guids)
         self._restart()
-        if self._base is not None and not _filtered:
-            self._guids, self._resolved = list(self._base), True
 
     @classmethod
     def get_relation_set(
