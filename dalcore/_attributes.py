@@ -102,7 +102,7 @@ class ReverseAttribute:
         if known_family[0] != CLASS_GENERATION[0]:
             known_family = self.family = (CLASS_GENERATION[0], family(self.source, relation))
         if len(known_family[1]) > 1:
-            return self._gather(rt, known_family[1], obj.guid)
+            return self._handed_out(obj, self._gather(rt, known_family[1], obj.guid))
         # The cache key is made once per object and configuration, not on every read.
         keys = obj.__dict__.get("_reverse_keys")
         known = None if keys is None else keys.get(relation.reverse_name)
@@ -119,7 +119,13 @@ class ReverseAttribute:
             return self.source(guid)
         if self.guids:
             return list(found)
-        result: DataObjectList = DataObjectList(self.source, found)
+        return self._handed_out(obj, DataObjectList(self.source, found))
+
+    def _handed_out(self, obj: DataObject, result: Any) -> Any:
+        """Remember the last list handed out, whose objects ``save(recursive=True)`` saves
+        when they changed (as the original DAL did with the lists it kept on the object)."""
+        if type(result) is DataObjectList:
+            obj.__dict__.setdefault("_lists", {})[self.relation.reverse_name] = result
         return result
 
     def _gather(self, rt: Any, members: list[type[DataObject]], guid: str) -> Any:

@@ -46,7 +46,7 @@ class DataList(DataObjectList):
     operator = Operator
     where_operator = WhereOperator
 
-    __slots__ = ("_cached", "_plan", "_query", "_resolved")
+    __slots__ = ("_base", "_cached", "_plan", "_queried", "_query", "_resolved")
 
     def __init__(
         self,
@@ -58,14 +58,38 @@ class DataList(DataObjectList):
     ) -> None:
         """``key`` (the original's name for a list's cache entry) is accepted and not needed:
         results are cached by query and generation. ``guids`` makes a list of those objects,
-        in that order, without a query."""
+        in that order; with a query too, of those among them that match it."""
         super().__init__(hybrid, ())
         self._query = _compiled(hybrid, query, filters)
+        self._queried = query is not None or bool(filters)
+        self._base: list[str] | None = None
+        self.set_guids(guids)
+
+    def _restart(self) -> None:
+        """Forget the result; given guids without a query are the result at once."""
         self._resolved = False
+        self._objects = None
         self._plan: Plan | None = None
         self._cached: list[Any] | bool = False
-        if guids is not None:
-            self._guids, self._resolved = list(guids), True
+        if self._base is not None and not self._queried:
+            self._guids, self._resolved = list(self._base), True
+
+    def set_query(self, query: Mapping[str, Any] | None) -> None:
+        """Replace the query (the original DAL's ``set_query``); None: every object (of the
+        given guids, if any). Validated at once; it runs on next use."""
+        self._query = _compiled(self._hybrid, query, {})
+        self._queried = query is not None
+        self._restart()
+
+    def set_guids(self, guids: Sequence[str] | None) -> None:
+        """Limit the list to these guids, in this order (None: every object matching the
+        query), as the original DAL's ``set_guids``."""
+        if guids is not None and (
+            not isinstance(guids, (list, tuple)) or not all(type(g) is str for g in guids)
+        ):
+            raise QueryError(f"{self._hybrid.__name__}: guids must be a list of str, not {guids!r}")
+        self._base = None if guids is None else list(guids)
+        self._restart()
 
     @classmethod
     def get_relation_set(
@@ -106,15 +130,22 @@ class DataList(DataObjectList):
             if type(hit) is Cached or (hit is not NO_VALUE and _query_entry(key, hit)):
                 self._cached = hit  # explain() builds the plan from it when asked
                 # Shared with the cache: this list never mutates it.
-                self._guids, self._resolved = hit[0], True
+                self._guids, self._resolved = self._within_base(hit[0]), True
                 return self._guids
         guids, plan = execute(rt, self._hybrid, self._group)
         self._plan = plan
         if key is not None:
             entry = Cached((guids, plan.indexed, plan.filtered, plan.scanned))
             rt.cache.set(key, entry, QUERY_TTL)
-        self._guids, self._resolved = guids, True
-        return guids
+        self._guids, self._resolved = self._within_base(guids), True
+        return self._guids
+
+    def _within_base(self, matches: list[str]) -> list[str]:
+        """The given guids (set_guids) that the query matched, in the given order."""
+        if self._base is None:
+            return matches
+        found = set(matches)
+        return [guid for guid in self._base if guid in found]
 
     def _cache_key(self, rt: Runtime) -> str | None:
         """``q:<hybrid>:<query digest>:<generation tokens>``; None when the cache cannot keep

@@ -238,6 +238,8 @@ class DataObject:
                 _writes.backoff(attempt - 1, time.monotonic() - started)
                 started = time.monotonic()
             if not self.dirty:
+                if not attempt and self.__dict__["_rev"] is not None:
+                    _ovs.refresh_if_updated(self)  # the original's silent data refresh
                 return
             plan = _writes.save_plan(self, rt)
             try:
@@ -267,12 +269,20 @@ class DataObject:
         # Lists and dicts may have been changed in place since they were assigned (and checked).
         for name in meta.mutable:
             state[name] = validated(meta.name, name, meta.checks[name], state[name])
-        for name, prop in meta.properties.items():
-            if prop.mandatory and state[name] is None:
-                raise ValidationError(meta.name, name, "is mandatory but None")
-        for name, rel in meta.relations.items():
-            if rel.mandatory and state[name + "_guid"] is None:
-                raise ValidationError(meta.name, name, "is a mandatory relation but not set")
+        missing = [n for n, p in meta.properties.items() if p.mandatory and state[n] is None]
+        missing += [
+            n for n, r in meta.relations.items() if r.mandatory and state[n + "_guid"] is None
+        ]
+        if len(missing) == 1:
+            name = missing[0]
+            what = (
+                "is mandatory but None"
+                if name in meta.properties
+                else "is a mandatory relation but not set"
+            )
+            raise ValidationError(meta.name, name, what)
+        if missing:  # all of them at once, so one round of fixes is enough
+            raise ValidationError(meta.name, ", ".join(missing), "are mandatory but not set")
 
     # -- delete ---------------------------------------------------------------------------
 

@@ -40,7 +40,12 @@ class VolatileMutex:
         return self.cache.get(self.key) is not NO_VALUE
 
     def acquire(self, timeout: float | None = None) -> bool:
-        """Wait at most ``timeout`` seconds (default: ``wait``); True when now held."""
+        """Wait at most ``timeout`` seconds (default: ``wait``); True when now held.
+
+        Acquiring a mutex this object already holds returns True at once (as the original
+        DAL's); one ``release`` frees it."""
+        if self._token is not None and self.cache.get(self.key) == self._token:
+            return True
         deadline = time.monotonic() + (self.wait if timeout is None else timeout)
         pause = 0.001
         while not self.try_acquire():

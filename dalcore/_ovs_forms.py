@@ -26,7 +26,10 @@ def construct(
 ) -> None:
     """``DataObject(guid, data=, datastore_wins=, volatile=)``; ``init`` is DataObject's own
     ``__init__`` for the plain forms (handed in: this module sits below the object)."""
-    fields = {**(data or {}), **values}
+    # data= is a document, read as a stored one is: keys the class does not declare are dropped
+    # (the original ignored them); keyword arguments stay strict.
+    known = obj._meta.checks
+    fields = {**{k: v for k, v in (data or {}).items() if k in known}, **values}
     if guid is None:
         init(obj, None, **fields)
     elif volatile:
@@ -77,7 +80,12 @@ def save_special(
     seen = {id(obj)}
 
     def save_related(current: DataObject) -> None:
-        for name, target in list(current.__dict__["_related"].items()):
+        state = current.__dict__
+        related = list(state["_related"].items())
+        # The objects of the reverse lists this object handed out (and its caller changed).
+        for name, handed in state.get("_lists", {}).items():
+            related += [(name, t) for t in handed.iterloaded()]
+        for name, target in related:
             if name in skipped or target is None or id(target) in seen:
                 continue
             seen.add(id(target))
@@ -109,6 +117,13 @@ def updated_on_datastore(obj: DataObject) -> bool:
     if entry is None:
         return state["_rev"] is not None
     return bool(entry.revision != state["_rev"])
+
+
+def refresh_if_updated(obj: DataObject) -> None:
+    """A save with nothing to write still leaves the object holding what is stored: when
+    another save changed it since it was loaded, it is loaded again (one store read)."""
+    if updated_on_datastore(obj):
+        obj.discard()
 
 
 def copy_fields(

@@ -157,7 +157,7 @@ def _condition(
         known = ", ".join(["guid", *meta.checks, *meta.dynamics, *meta.relations])
         raise QueryError(f"{where}: no such field; known: {known}")
     _check_value(where, declared, op, value, ignorecase)
-    if op is Operator.IN:
+    if op is Operator.IN and not isinstance(value, str):
         value = tuple(value)
     return Condition(name, kind, op, _normalise(declared, value), ignorecase)
 
@@ -212,8 +212,10 @@ def _check_value(where: str, declared: Any, op: Operator, value: Any, ignorecase
             raise QueryError(f"{where}: {op.value} cannot compare with None")
         fits(value)
     elif op is Operator.IN:
+        if isinstance(value, str) and (declared is str or enum_type):
+            return  # the original's "IN a string": the field's value is a part of it
         if not isinstance(value, (list, tuple, set, frozenset)):
-            raise QueryError(f"{where} IN: value must be a list, not {value!r}")
+            raise QueryError(f"{where} IN: value must be a list (or a str), not {value!r}")
         for candidate in value:
             fits(candidate)
     elif op is Operator.CONTAINS:
@@ -292,6 +294,8 @@ def _load(rt: Runtime, hybrid: type[DataObject], guids: list[str]) -> list[DataO
 
 
 def _indexable(hybrid: type[DataObject], node: Condition) -> bool:
+    if node.operator is Operator.IN and isinstance(node.value, str):
+        return False  # a substring test: no index answers it
     if node.operator not in (Operator.EQUALS, Operator.IN) or node.ignorecase:
         return node.kind == "path"
     if node.kind in ("guid", "relation", "path"):
@@ -425,7 +429,7 @@ def _matches(obj: DataObject, node: Condition | Group) -> bool:
 def compare(actual: Any, op: Operator, value: Any, ignorecase: bool) -> bool:
     if ignorecase:
         actual = actual.lower() if isinstance(actual, str) else actual
-        if op is Operator.IN:
+        if op is Operator.IN and not isinstance(value, str):
             value = tuple(v.lower() if isinstance(v, str) else v for v in value)
         elif isinstance(value, str):
             value = value.lower()
@@ -434,6 +438,8 @@ def compare(actual: Any, op: Operator, value: Any, ignorecase: bool) -> bool:
     if op is Operator.NOT_EQUALS:
         return bool(actual != value)
     if op is Operator.IN:
+        if isinstance(value, str):
+            return isinstance(actual, str) and actual in value
         return actual in value
     if op is Operator.CONTAINS:
         if isinstance(actual, str):

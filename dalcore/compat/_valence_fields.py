@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dalcore.compat import _credentials
+from dalcore.compat._valence_base import to_json
 from dalcore.compat._valence_types import InvalidValueError, Validator
 from dalcore.errors import DefinitionError, ValidationError
 
@@ -91,6 +92,9 @@ def check(owner: str, path: str, field: Field, value: Any) -> Any:
         else:  # a project's own validator: its message may not show the value, so add it
             message = f"{exc} (value: {_shown(value)})"
         raise ValidationError(owner, path, message, value) from None
+    # A validator may return objects (types.Custom builds the application's class): the model
+    # stores their JSON form.
+    value = to_json(value)
     if field.nested and isinstance(value, dict):
         value = dict(value)
         for key, sub in field.nested.items():

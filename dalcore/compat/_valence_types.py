@@ -182,11 +182,11 @@ class Integer(Validator):
 
 
 _TRUE = frozenset({"yes", "true", "t", "1", "on", "y"})
-_FALSE = frozenset({"no", "false", "f", "0", "off", "n"})
+_FALSE = frozenset({"no", "false", "f", "0", "off", "n", ""})  # "": an empty form field, as Valence
 
 
 class Bool(Validator):
-    """A bool; the strings yes/true/t/1/on and no/false/f/0/off are converted.
+    """A bool; the strings yes/true/t/1/on and no/false/f/0/off (and "") are converted.
 
     Valence turned every other string into False ("flase" -> False); here it is an error.
     None gives ``default`` (None unless told otherwise).
@@ -246,9 +246,10 @@ class List(Validator):
 
 
 class Custom(Validator):
-    """A value of the application's own class ``user_class``, stored as JSON: an instance of it
-    that is a JSON value (a dict or list subclass, a str...) or a dict its constructor accepts
-    as keyword arguments (the object is built to validate it; the dict is what is stored)."""
+    """An object of the application's own class ``user_class``, as Valence's ``Custom``: an
+    instance passes as it is, a dict is turned into ``user_class(**dict)``; either way the
+    instance is returned. A model field stores its JSON form (``as_dict()`` for a
+    ``base.ObjectBase``, the public attributes of a plain object) and reads back that dict."""
 
     python_type = object
 
@@ -266,12 +267,11 @@ class Custom(Validator):
             return value
         if isinstance(value, dict):
             try:
-                self.user_class(**value)
+                return self.user_class(**value)
             except Exception as exc:
                 raise self.fail(
                     f"{self.user_class.__name__}(**value) refused it: {exc}", value
                 ) from None
-            return value
         raise self.fail(f"expected a {self.user_class.__name__}, got {_shown(value)}", value)
 
 

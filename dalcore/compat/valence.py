@@ -18,6 +18,8 @@ The seed's example runs with only its imports changed::
 
     import six
     from dalcore.compat.valence import ModelBase, config, etcd, singleton, types
+
+``base.ObjectBase`` (Valence's in-memory object with validated ``fields``) is here too.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from dalcore._dataobject import DataObject
 from dalcore._runtime import runtime
 from dalcore._structures import Property
 from dalcore.compat import _credentials
+from dalcore.compat import _valence_base as base
 from dalcore.compat import _valence_client as etcd
 from dalcore.compat import _valence_singleton as singleton
 from dalcore.compat import _valence_types as types
@@ -71,6 +74,7 @@ __all__ = [
     "ModelBaseWithTimestamp",
     "ObjectNotFoundError",
     "ValidationError",
+    "base",
     "config",
     "etcd",
     "plaintext_credentials",

@@ -1,15 +1,20 @@
-"""Fixtures for the Valence compatibility tests: a fresh store per test, memory or SQLite."""
+"""Fixtures for the compatibility tests: a fresh store per test (memory, SQLite, or a real etcd
+started here for the session), the Valence layer's process state reset after each test."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
 import dalcore
 from dalcore.compat.valence import singleton, unregister_credential_provider
+from dalcore.testing import ServerProcess, emptied_store, free_port, require_binary
+from dalcore.testing.servers import wait_until_serving
 
 # examples/ is not installed: its packages are imported from the checkout.
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "examples")
@@ -30,6 +35,57 @@ def backend(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]:
         yield url
     finally:
         dalcore.configure("memory://", "memory://")  # closes the SQLite store
+
+
+@pytest.fixture(scope="session")
+def etcd_address() -> Iterator[str]:
+    """``host:port`` of a single-member etcd on free loopback ports, for the whole session."""
+    if importlib.util.find_spec("dalcore_etcd") is None:
+        # The core suites also run on other Pythons without any plugin installed; the main run
+        # (./scripts/test) installs dalcore-etcd and runs these tests on etcd.
+        pytest.skip("the dalcore-etcd plugin is not installed in this environment")
+    binary = require_binary("etcd")
+    client, peer = free_port(), free_port()
+
+    def argv() -> list[str]:
+        return [
+            binary,
+            "--name", "compat",
+            "--data-dir", os.path.join(server.workdir, "data"),
+            "--listen-client-urls", f"http://127.0.0.1:{client}",
+            "--advertise-client-urls", f"http://127.0.0.1:{client}",
+            "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+            "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+            "--initial-cluster", f"compat=http://127.0.0.1:{peer}",
+            "--log-level", "warn",
+        ]  # fmt: skip
+
+    server = ServerProcess("etcd-compat", argv, client)
+    server.start()
+    try:
+        wait_until_serving(f"etcd://127.0.0.1:{client}?timeout=1")
+        yield f"127.0.0.1:{client}"
+    finally:
+        server.close()
+
+
+@pytest.fixture(params=["sqlite", "etcd"])
+def real_store(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]:
+    """dalcore configured on an empty real store, SQLite or etcd (a key prefix of its own on
+    the session's member); yields the store URL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/compat.db"
+    else:
+        address = request.getfixturevalue("etcd_address")
+        url = f"etcd://{address}/t-{uuid.uuid4().hex}?timeout=5"
+    dalcore.configure(url, "memory://")
+    try:
+        yield url
+    finally:
+        dalcore.configure("memory://", "memory://")  # closes the store
+        if request.param == "etcd":
+            with emptied_store(url):
+                pass
 
 
 @pytest.fixture(autouse=True)

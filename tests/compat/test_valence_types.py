@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import dalcore
-from dalcore.compat.valence import InvalidValueError, types
+from dalcore.compat.valence import InvalidValueError, base, types
 
 
 def refused(validate: Any, value: Any, *options: Any, **named: Any) -> InvalidValueError:
@@ -111,15 +111,92 @@ class Location:
         self.rack, self.slot = rack, slot
 
 
-def test_custom_takes_a_dict_its_class_accepts() -> None:
+def test_custom_builds_the_class_from_a_dict() -> None:
     custom = types.Custom(Location)
-    assert custom.validate({"rack": "r1", "slot": 3}) == {"rack": "r1", "slot": 3}
+    built = custom.validate({"rack": "r1", "slot": 3})
+    assert isinstance(built, Location) and (built.rack, built.slot) == ("r1", 3)
+    assert custom.validate(built) is built
     assert custom.validate(None) is None
     with pytest.raises(InvalidValueError, match=r"Custom\(Location\).*slot must not be negative"):
         custom.validate({"rack": "r1", "slot": -1})
     with pytest.raises(InvalidValueError, match=r"expected a Location"):
         custom.validate("r1/3")
     items = types.List(types.Custom(Location))
-    assert items.validate([{"rack": "a", "slot": 1}]) == [{"rack": "a", "slot": 1}]
+    [only] = items.validate([{"rack": "a", "slot": 1}])
+    assert isinstance(only, Location) and only.rack == "a"
     with pytest.raises(InvalidValueError, match="item 1"):
         items.validate([{"rack": "a", "slot": 1}, {"rack": "b"}])
+
+
+# -- the cases of Valence's own unit tests (valence/tests/unit/common/test_types.py) -------------
+
+
+class Labelled(base.ObjectBase):
+    """An API object as Valence declared them: validated fields, rendered by as_dict()."""
+
+    fields = {"label": {"validate": types.String(max_length=8).validate}}
+
+
+def test_string_bounds_are_inclusive() -> None:
+    word = "eight ch"
+    assert types.String.validate(word, min_length=len(word)) == word
+    assert types.String.validate(word, max_length=len(word)) == word
+    assert types.String.validate(word, min_length=0, max_length=len(word) + 1) == word
+    refused(types.String.validate, word, len(word) + 1)
+    refused(types.String.validate, word, 0, len(word) - 1)
+    refused(types.String.validate, 8)
+
+
+def test_integer_minimum_is_inclusive_and_strings_are_parsed() -> None:
+    assert types.Integer.validate("12") == 12
+    assert types.Integer.validate(12, minimum=12) == 12
+    refused(types.Integer.validate, 12, 13)
+    refused(types.Integer.validate, "1.5")
+    refused(types.Integer.validate, "twelve")
+
+
+def test_bool_words_valence_accepted() -> None:
+    assert types.Bool.validate(None, default=True) is True
+    for word in ("True", "true", "t", "yes", "1"):
+        assert types.Bool.validate(word) is True
+    for word in ("False", "", "0"):
+        assert types.Bool.validate(word) is False
+    refused(types.Bool.validate, 0)  # an int is not a bool, as in Valence
+
+
+def test_dict_default_and_refusals() -> None:
+    assert types.Dict.validate(None) == {} and types.Dict.validate(None, default={}) == {}
+    assert types.Dict.validate({"k": "v"}) == {"k": "v"}
+    for value in ("text", 7, []):
+        refused(types.Dict.validate, value)
+
+
+def test_custom_of_an_object_base_class() -> None:
+    custom = types.Custom(Labelled)
+    given = Labelled(label="rack")
+    assert custom.validate(given) is given
+    built = custom.validate({"label": "rack"})
+    assert isinstance(built, Labelled) and built.as_dict() == {"label": "rack"}
+    assert built["label"] == "rack"
+    with pytest.raises(InvalidValueError, match=r"Custom\(Labelled\).*String\(0, 8\)"):
+        custom.validate({"label": "far too long"})
+    refused(custom.validate, "rack")
+    [item] = types.List(types.Custom(Labelled)).validate([{"label": "a"}])
+    assert isinstance(item, Labelled) and item.as_dict() == {"label": "a"}
+    assert types.List(types.Custom(Labelled)).validate(None) is None
+
+
+def test_object_base_validates_assignments_and_renders_nested_objects() -> None:
+    class Shelf(base.ObjectBase):
+        fields = {
+            "name": {"validate": types.Text.validate},
+            "items": {"validate": types.List(types.Custom(Labelled)).validate},
+        }
+
+    shelf = Shelf(name="top", items=[{"label": "a"}], ignored=1)
+    assert shelf.as_dict() == {"name": "top", "items": [{"label": "a"}]}
+    assert Shelf().as_dict() == {}
+    with pytest.raises(InvalidValueError):
+        shelf.name = 3
+    shelf.update({"name": "bottom"})
+    assert shelf["name"] == "bottom" and shelf == Shelf(name="bottom", items=[{"label": "a"}])
