@@ -7,8 +7,6 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import orjson
-
 from dalcore import _layout, _objcache, _schema, _transaction, _writes
 from dalcore import _ovs_forms as _ovs
 from dalcore._attributes import (
@@ -350,13 +348,26 @@ class DataObject:
         _layout.populate(self, *found)
 
     def clone(self, reload_object: bool = False) -> DataObject:
-        """A new, unsaved object with a fresh guid and copies of this one's fields (of the
-        stored version when ``reload_object``)."""
-        source = type(self)(self.guid) if reload_object else self
-        copy = type(self)()
+        """Another handle on this object, as the original's ``clone``: the same guid, with its
+        own copies of this one's fields (unsaved changes included), or the stored version when
+        ``reload_object``. Saving a clone saves the one stored object, merged like any other
+        concurrent save. For a new object with copied fields: ``type(obj)()`` and :meth:`copy`.
+        """
+        state = self.__dict__
+        if reload_object:
+            return type(self)(self.guid, volatile=bool(state.get("_volatile")))
+        twin_state = {"guid": state["guid"]}
         for name in self._meta.checks:
-            copy.__dict__[name] = orjson.loads(orjson.dumps(source.__dict__[name]))
-        return copy
+            twin_state[name] = _layout.json_copy(state[name])
+        # The stored state it was loaded as (a snapshot never mutated, so shared) and the
+        # original's flags; not the per-instance caches (memos, keys, related objects).
+        for name in ("_rev", "_orig", "_stale", "_datastore_wins", "_volatile"):
+            if name in state:
+                twin_state[name] = state[name]
+        twin_state["_related"] = {}
+        twin = object.__new__(type(self))
+        object.__setattr__(twin, "__dict__", twin_state)
+        return twin
 
     def updated_on_datastore(self) -> bool:
         """True when the store holds another version than the one this object was loaded as."""

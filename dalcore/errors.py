@@ -126,8 +126,11 @@ class DefinitionError(DalcoreError, TypeError):
     """A hybrid class is declared wrongly (raised when the class is created)."""
 
 
-class ValidationError(DalcoreError, ValueError):
-    """A value does not fit the declared type of ``Class.field``."""
+class ValidationError(DalcoreError, ValueError, TypeError):
+    """A value does not fit the declared type of ``Class.field``.
+
+    Both a ValueError and a TypeError: the original DAL raised TypeError for a refused value,
+    and code written for it catches that."""
 
     def __init__(self, owner: str, field: str, message: str, value: Any = None) -> None:
         super().__init__(f"{owner}.{field}: {message}")

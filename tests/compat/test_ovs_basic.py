@@ -96,8 +96,10 @@ def test_wrong_values_are_refused() -> None:
     volume.order = 100
     volume.kind = "ONE"
     for name, value in [("order", 100.5), ("kind", "THREE"), ("machine", Volume(name="x"))]:
-        with pytest.raises(ValidationError) as caught:  # a ValueError (the original: TypeError)
+        # The original raised TypeError; a ValidationError is one (and a ValueError).
+        with pytest.raises(TypeError) as caught:
             setattr(volume, name, value)
+        assert isinstance(caught.value, ValidationError) and isinstance(caught.value, ValueError)
         assert caught.value.owner == "Volume" and caught.value.field.startswith(name)
     Volume.echoes["int"] = "not an int"
     try:

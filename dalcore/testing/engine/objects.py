@@ -83,21 +83,27 @@ class ObjectBehaviour(EngineBase):
         fresh.discard()
         assert (fresh.guid, fresh.name, fresh.stored) == (guid, None, False)
 
-    def test_clone(self, dal: Dal) -> None:
+    def test_clone_is_another_handle_on_the_same_object(self, dal: Dal) -> None:
         owner = Person(name="ann")
         owner.save()
         cat = Animal(name="cat", tags=["a"], traits={"k": [1]}, owner=owner)
         cat.save()
+        cat.name = "unsaved"
         twin = cat.clone()
-        assert isinstance(twin, Animal)
-        assert twin.guid != cat.guid and not twin.stored and twin.dirty
-        assert twin.export() == cat.export()
-        assert twin.owner_guid == owner.guid
+        assert type(twin) is Animal and twin == cat and twin is not cat
+        assert (twin.guid, twin.name, twin.owner_guid) == (cat.guid, "unsaved", owner.guid)
+        assert twin.stored and twin.dirty  # the unsaved change came along
         twin.tags.append("b")
         twin.traits["k"].append(2)
-        assert (cat.tags, cat.traits) == (["a"], {"k": [1]})
+        assert (cat.tags, cat.traits) == (["a"], {"k": [1]})  # its own copies
+        twin.name = "twin"
         twin.save()
-        assert sorted(owner.animals_guids) == sorted([cat.guid, twin.guid])
+        assert (dal.stored(cat) or {})["name"] == "twin"  # one stored object
+        assert cat.name == "unsaved"  # the first handle keeps its own state
+        assert cat.clone(reload_object=True).name == "twin"
+        assert owner.animals_guids == [cat.guid]
+        fresh = Animal(name="new")
+        assert fresh.clone().guid == fresh.guid and not fresh.clone().stored
 
     def test_equality_and_hash_by_class_and_guid(self, dal: Dal) -> None:
         gauge = Gauge(name="a")
