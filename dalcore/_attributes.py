@@ -77,6 +77,10 @@ def family(source: type[DataObject], relation: Relation) -> list[type[DataObject
     return members
 
 
+#: Prefix of the instance-dict keys under which an object keeps the reverse lists it handed out.
+HANDED_OUT = "_list:"
+
+
 class ReverseAttribute:
     """``target.<reverse_name>``: the objects whose relation points at this one.
 
@@ -84,12 +88,13 @@ class ReverseAttribute:
     With ``guids`` it gives the guids instead, without loading any object.
     """
 
-    __slots__ = ("family", "guids", "relation", "source")
+    __slots__ = ("family", "guids", "handed_key", "relation", "source")
 
     def __init__(self, source: type[DataObject], relation: Relation, guids: bool) -> None:
         self.source = source
         self.relation = relation
         self.guids = guids
+        self.handed_key = HANDED_OUT + relation.reverse_name
         # (class generation, family(source, relation)), kept here: this is a hot path.
         self.family: tuple[int, list[type[DataObject]]] = (-1, [])
 
@@ -102,7 +107,10 @@ class ReverseAttribute:
         if known_family[0] != CLASS_GENERATION[0]:
             known_family = self.family = (CLASS_GENERATION[0], family(self.source, relation))
         if len(known_family[1]) > 1:
-            return self._handed_out(obj, self._gather(rt, known_family[1], obj.guid))
+            gathered = self._gather(rt, known_family[1], obj.guid)
+            if type(gathered) is DataObjectList:
+                obj.__dict__[self.handed_key] = gathered
+            return gathered
         # The cache key is made once per object and configuration, not on every read.
         keys = obj.__dict__.get("_reverse_keys")
         known = None if keys is None else keys.get(relation.reverse_name)
@@ -119,13 +127,11 @@ class ReverseAttribute:
             return self.source(guid)
         if self.guids:
             return list(found)
-        return self._handed_out(obj, DataObjectList(self.source, found))
-
-    def _handed_out(self, obj: DataObject, result: Any) -> Any:
-        """Remember the last list handed out, whose objects ``save(recursive=True)`` saves
-        when they changed (as the original DAL did with the lists it kept on the object)."""
-        if type(result) is DataObjectList:
-            obj.__dict__.setdefault("_lists", {})[self.relation.reverse_name] = result
+        result = DataObjectList(self.source, found)
+        # The last list handed out, whose changed objects save(recursive=True) saves, as the
+        # original DAL did with the lists it kept on the object. One store into the instance
+        # dict under a key of its own: this is the hot path of len(machine.disks).
+        obj.__dict__[self.handed_key] = result
         return result
 
     def _gather(self, rt: Any, members: list[type[DataObject]], guid: str) -> Any:

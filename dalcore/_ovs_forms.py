@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from dalcore import _layout, _transaction
+from dalcore._attributes import HANDED_OUT
 from dalcore._runtime import runtime
 from dalcore.errors import CorruptDataError, ObjectNotFoundError, ValidationError
 
@@ -83,8 +84,10 @@ def save_special(
         state = current.__dict__
         related = list(state["_related"].items())
         # The objects of the reverse lists this object handed out (and its caller changed).
-        for name, handed in state.get("_lists", {}).items():
-            related += [(name, t) for t in handed.iterloaded()]
+        for key, handed in list(state.items()):
+            if key.startswith(HANDED_OUT):
+                name = key[len(HANDED_OUT) :]
+                related += [(name, t) for t in handed.iterloaded()]
         for name, target in related:
             if name in skipped or target is None or id(target) in seen:
                 continue

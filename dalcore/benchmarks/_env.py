@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from dalcore.benchmarks._harness import Settings
-from dalcore.testing.servers import ServerProcess, free_port
+from dalcore.testing.servers import ServerProcess, etcd_member, free_port
 
 #: memcached servers started for the memcached cases: two, so that "one round trip per server"
 #: is tested with keys actually spread over servers.
@@ -47,6 +47,7 @@ class Environment:
         self.settings = settings
         self.workdir = tempfile.mkdtemp(prefix="dalcore-bench-")
         self._servers: list[ServerProcess] = []
+        self._stack = contextlib.ExitStack()  # servers started as context managers
         self._redis: str | None = None
         self._memcached: list[tuple[str, int]] | None = None
         self._etcd: str | None = None
@@ -85,27 +86,11 @@ class Environment:
         """The ``etcd://`` URL of a single-member etcd started on first use."""
         if self._etcd is None:
             _need_module("dalcore_etcd", "the dalcore-etcd plugin")
-            binary = _need_binary("etcd")
-            client, peer = free_port(), free_port()
-            datadir = self.scratch("etcd-data")
-            url = f"http://127.0.0.1:{client}"
-            argv = [
-                binary,
-                "--data-dir", datadir,
-                "--listen-client-urls", url,
-                "--advertise-client-urls", url,
-                "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-                "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-                "--initial-cluster", f"default=http://127.0.0.1:{peer}",
-                "--log-level", "warn",
-                # A 1000-object transaction is ~2000 operations and checks; etcd's default
-                # limit of 128 would refuse it (see the saves group).
-                "--max-txn-ops", str(ETCD_MAX_TXN_OPS),
-            ]  # fmt: skip
-            server = ServerProcess("etcd", lambda: argv, client)
-            self._servers.append(server)
-            server.start()
-            self._etcd = f"etcd://127.0.0.1:{client}/bench/?max_txn_ops={ETCD_MAX_TXN_OPS}"
+            _need_binary("etcd")  # a missing binary skips the case, as for the other servers
+            # A 1000-object transaction is ~2000 operations and checks; etcd's default limit of
+            # 128 would refuse it (see the saves group).
+            address = self._stack.enter_context(etcd_member("bench", ETCD_MAX_TXN_OPS))
+            self._etcd = f"etcd://{address}/bench/?max_txn_ops={ETCD_MAX_TXN_OPS}"
             _wait_for_etcd(self._etcd)
         return self._etcd
 
@@ -128,6 +113,7 @@ class Environment:
         for server in reversed(self._servers):
             server.close()
         self._servers.clear()
+        self._stack.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 

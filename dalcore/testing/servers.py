@@ -18,7 +18,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
-__all__ = ["ServerProcess", "free_port", "require_binary", "wait_for_port", "wait_until_serving"]
+__all__ = [
+    "ServerProcess",
+    "etcd_member",
+    "free_port",
+    "require_binary",
+    "wait_for_port",
+    "wait_until_serving",
+]
 
 
 def free_port() -> int:
@@ -223,3 +230,32 @@ def emptied_store(url: str) -> Iterator[Any]:
             opened.delete_prefix("")
         finally:
             opened.close()
+
+
+@contextlib.contextmanager
+def etcd_member(name: str = "dalcore", max_txn_ops: int | None = None) -> Iterator[str]:
+    """A single-member etcd cluster on free loopback ports and a temporary data directory;
+    yields its client address ``127.0.0.1:<port>`` once it listens. ``max_txn_ops`` raises
+    etcd's limit of 128 operations per transaction (dalcore's bulk saves need more)."""
+    binary = require_binary("etcd")
+    client, peer = free_port(), free_port()
+
+    def argv() -> list[str]:
+        command = [
+            binary,
+            "--name", name,
+            "--data-dir", os.path.join(server.workdir, "data"),
+            "--listen-client-urls", f"http://127.0.0.1:{client}",
+            "--advertise-client-urls", f"http://127.0.0.1:{client}",
+            "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+            "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+            "--initial-cluster", f"{name}=http://127.0.0.1:{peer}",
+            "--log-level", "warn",
+        ]  # fmt: skip
+        if max_txn_ops is not None:
+            command += ["--max-txn-ops", str(max_txn_ops)]
+        return command
+
+    server = ServerProcess(f"etcd-{name}", argv, client)
+    with server:
+        yield f"127.0.0.1:{client}"

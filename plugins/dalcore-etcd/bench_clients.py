@@ -13,34 +13,20 @@ time per call. The store's ``get`` is reported as a ratio to the fastest raw cli
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
 
 Op = Callable[[], Any]
 
 
-@contextmanager
-def etcd_server() -> Iterator[str]:
-    from dalcore.testing import ServerProcess, free_port
+def etcd_server() -> Any:
+    from dalcore.testing.servers import etcd_member
 
-    client, peer = free_port(), free_port()
-    workdir = tempfile.mkdtemp(prefix="dalcore-bench-etcd-")
-    argv = [
-        "etcd", "--name", "bench", "--data-dir", os.path.join(workdir, "data"),
-        "--listen-client-urls", f"http://127.0.0.1:{client}",
-        "--advertise-client-urls", f"http://127.0.0.1:{client}",
-        "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-        "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-        "--initial-cluster", f"bench=http://127.0.0.1:{peer}", "--log-level", "warn",
-    ]  # fmt: skip
-    with ServerProcess("etcd-bench", lambda: argv, client):
-        yield f"127.0.0.1:{client}"
+    return etcd_member("bench")
 
 
 def candidates(endpoint: str, key: bytes, stack: ExitStack) -> dict[str, tuple[Op, Op]]:

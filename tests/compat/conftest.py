@@ -13,8 +13,8 @@ import pytest
 
 import dalcore
 from dalcore.compat.valence import singleton, unregister_credential_provider
-from dalcore.testing import ServerProcess, emptied_store, free_port, require_binary
-from dalcore.testing.servers import wait_until_serving
+from dalcore.testing import emptied_store
+from dalcore.testing.servers import etcd_member, wait_until_serving
 
 # examples/ is not installed: its packages are imported from the checkout.
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "examples")
@@ -44,29 +44,9 @@ def etcd_address() -> Iterator[str]:
         # The core suites also run on other Pythons without any plugin installed; the main run
         # (./scripts/test) installs dalcore-etcd and runs these tests on etcd.
         pytest.skip("the dalcore-etcd plugin is not installed in this environment")
-    binary = require_binary("etcd")
-    client, peer = free_port(), free_port()
-
-    def argv() -> list[str]:
-        return [
-            binary,
-            "--name", "compat",
-            "--data-dir", os.path.join(server.workdir, "data"),
-            "--listen-client-urls", f"http://127.0.0.1:{client}",
-            "--advertise-client-urls", f"http://127.0.0.1:{client}",
-            "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-            "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-            "--initial-cluster", f"compat=http://127.0.0.1:{peer}",
-            "--log-level", "warn",
-        ]  # fmt: skip
-
-    server = ServerProcess("etcd-compat", argv, client)
-    server.start()
-    try:
-        wait_until_serving(f"etcd://127.0.0.1:{client}?timeout=1")
-        yield f"127.0.0.1:{client}"
-    finally:
-        server.close()
+    with etcd_member("compat") as address:
+        wait_until_serving(f"etcd://{address}?timeout=1")
+        yield address
 
 
 @pytest.fixture(params=["sqlite", "etcd"])

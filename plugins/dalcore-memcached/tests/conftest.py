@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -11,8 +10,8 @@ import pytest
 from memcached_helpers import memcached_server, url_of
 
 import dalcore
-from dalcore.testing import ServerProcess, free_port, require_binary, require_module
-from dalcore.testing.servers import wait_until_serving
+from dalcore.testing import ServerProcess, require_module
+from dalcore.testing.servers import etcd_member, wait_until_serving
 
 # Before a test module imports the engine or query suite, so their asserts explain failures.
 pytest.register_assert_rewrite("dalcore.testing.engine", "dalcore.testing.queries")
@@ -60,29 +59,9 @@ def etcd_address() -> Iterator[str]:
     Commits of up to 2048 operations, as the etcd plugin's own fixture allows (docs/etcd.md).
     """
     require_module("dalcore_etcd", "the etcd combinations need dalcore-etcd")
-    binary = require_binary("etcd")
-    client, peer = free_port(), free_port()
-
-    def argv() -> list[str]:
-        return [
-            binary,
-            "--data-dir", os.path.join(server.workdir, "data"),
-            "--listen-client-urls", f"http://127.0.0.1:{client}",
-            "--advertise-client-urls", f"http://127.0.0.1:{client}",
-            "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-            "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-            "--initial-cluster", f"default=http://127.0.0.1:{peer}",
-            "--max-txn-ops", "2048",
-            "--log-level", "warn",
-        ]  # fmt: skip
-
-    server = ServerProcess("etcd", argv, client)
-    server.start()
-    try:
-        wait_until_serving(f"etcd://127.0.0.1:{client}?timeout=1")
-        yield f"127.0.0.1:{client}"
-    finally:
-        server.close()
+    with etcd_member("default", max_txn_ops=2048) as address:
+        wait_until_serving(f"etcd://{address}?timeout=1")
+        yield address
 
 
 @pytest.fixture
