@@ -125,6 +125,11 @@ class DataObjectList(Sequence[Any]):
         self._set(objects)
 
     def pop(self, index: int = -1) -> Any:
+        if type(index) is not int:
+            # A ValidationError is a TypeError (Python's lists) and a ValueError (the original).
+            from dalcore.errors import ValidationError
+
+            raise ValidationError(self._hybrid.__name__, "list", f"pop takes an int, not {index!r}")
         objects = list(self._load())
         item = objects.pop(index)
         self._set(objects)
@@ -138,6 +143,10 @@ class DataObjectList(Sequence[Any]):
         return [obj.guid for obj in self._load()].count(getattr(item, "guid", item))
 
     def remove(self, item: Any) -> None:
+        """Remove ``item`` (an object or a guid); an object of another class is a
+        ValidationError (a TypeError, as the original raised), an absent one a ValueError."""
+        if not isinstance(item, str):
+            self._check(item)
         objects = list(self._load())
         del objects[self.index(item)]
         self._set(objects)
