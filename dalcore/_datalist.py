@@ -63,14 +63,19 @@ class DataList(DataObjectList):
         self._query = _compiled(hybrid, query, filters)
         self._queried = query is not None or bool(filters)
         self._base: list[str] | None = None
-        self.set_guids(guids)
+        if guids is None:  # the usual case, inline: a cached query costs a few microseconds
+            self._resolved = False
+            self._plan: Plan | None = None
+            self._cached: list[Any] | bool = False
+        else:
+            self.set_guids(guids)
 
     def _restart(self) -> None:
         """Forget the result; given guids without a query are the result at once."""
         self._resolved = False
         self._objects = None
-        self._plan: Plan | None = None
-        self._cached: list[Any] | bool = False
+        self._plan = None
+        self._cached = False
         if self._base is not None and not self._queried:
             self._guids, self._resolved = list(self._base), True
 
@@ -130,15 +135,17 @@ class DataList(DataObjectList):
             if type(hit) is Cached or (hit is not NO_VALUE and _query_entry(key, hit)):
                 self._cached = hit  # explain() builds the plan from it when asked
                 # Shared with the cache: this list never mutates it.
-                self._guids, self._resolved = self._within_base(hit[0]), True
-                return self._guids
+                found = hit[0] if self._base is None else self._within_base(hit[0])
+                self._guids, self._resolved = found, True
+                return found
         guids, plan = execute(rt, self._hybrid, self._group)
         self._plan = plan
         if key is not None:
             entry = Cached((guids, plan.indexed, plan.filtered, plan.scanned))
             rt.cache.set(key, entry, QUERY_TTL)
-        self._guids, self._resolved = self._within_base(guids), True
-        return self._guids
+        found = guids if self._base is None else self._within_base(guids)
+        self._guids, self._resolved = found, True
+        return found
 
     def _within_base(self, matches: list[str]) -> list[str]:
         """The given guids (set_guids) that the query matched, in the given order."""
