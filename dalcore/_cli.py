@@ -130,11 +130,8 @@ def _configure_reindex(parser: argparse.ArgumentParser) -> None:
 
 def _cmd_reindex(args: argparse.Namespace) -> int:
     import dalcore
-    from dalcore._runtime import import_hybrids
 
-    rt = dalcore.configure()
-    for package in args.hybrids:
-        import_hybrids(package)
+    rt = _configured(args)
     hybrid = dalcore.hybrid(args.hybrid)
     print(f"reindexing {hybrid.__name__} in {rt.store.endpoint}", file=sys.stderr)
     bar: Any = None
@@ -184,13 +181,10 @@ def _add_hybrids_option(parser: argparse.ArgumentParser) -> None:
 def _configured(args: argparse.Namespace) -> Any:
     """The runtime from the configuration, with the hybrids of ``--hybrids`` imported."""
     import dalcore
-    from dalcore._runtime import import_hybrids
-    from dalcore._schema import adopt_plugin_hybrids
+    from dalcore._runtime import load_hybrids
 
     rt = dalcore.configure()
-    for package in args.hybrids:
-        import_hybrids(package)
-    adopt_plugin_hybrids()
+    load_hybrids(args.hybrids)
     return rt
 
 
@@ -211,13 +205,10 @@ def _configure_erd(parser: argparse.ArgumentParser) -> None:
 def _cmd_erd(args: argparse.Namespace) -> int:
     from dalcore._ops import known_hybrids
     from dalcore._ops.erd import diagram
-    from dalcore._runtime import import_hybrids
-    from dalcore._schema import adopt_plugin_hybrids
+    from dalcore._runtime import load_hybrids
 
     # The diagram needs the classes only: no store is opened.
-    for package in args.hybrids:
-        import_hybrids(package)
-    adopt_plugin_hybrids()
+    load_hybrids(args.hybrids)
     data = diagram(known_hybrids(args.classes), args.format)
     if args.output:
         with open(args.output, "wb") as handle:

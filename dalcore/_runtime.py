@@ -290,9 +290,7 @@ def open_runtime(
         for backend in opened:
             backend.close()
         raise
-    for package in hybrids if hybrids is not None else settings.hybrids:
-        import_hybrids(package)
-    adopt_plugin_hybrids()
+    load_hybrids(hybrids if hybrids is not None else settings.hybrids)
     return runtime
 
 
@@ -411,3 +409,11 @@ def import_hybrids(package: str) -> None:
         raise ConfigurationError(f"cannot import hybrids package {package!r}: {exc}") from exc
     for info in pkgutil.walk_packages(getattr(module, "__path__", []), package + "."):
         importlib.import_module(info.name)
+
+
+def load_hybrids(packages: Sequence[str]) -> None:
+    """Import the hybrids ``packages`` hold, then register the hybrids plugins contribute
+    (which may subclass them)."""
+    for package in packages:
+        import_hybrids(package)
+    adopt_plugin_hybrids()

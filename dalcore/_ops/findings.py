@@ -308,18 +308,47 @@ class _Scanner:
         return handle
 
     def _index(self, meta: HybridMeta, field: str) -> Handler:
+        area = f"{_layout.internal_prefix(self.rt, '.idx')}{meta.keyspace}/{field}/"
+
+        def parse(entry: Entry) -> tuple[Any, str]:
+            encoded, _, guid = entry.key[len(area) :].rpartition("/")
+            return orjson.loads(encoded), guid
+
+        return self._value_entries(meta, field, "index", parse, lambda e: Exists(e.key))
+
+    def _unique(self, meta: HybridMeta, field: str) -> Handler:
+        area = f"{_layout.internal_prefix(self.rt, '.uniq')}{meta.keyspace}/{field}/"
+
+        def parse(entry: Entry) -> tuple[Any, str]:
+            return orjson.loads(entry.key[len(area) :]), entry.value.decode(errors="replace")
+
+        def unchanged(entry: Entry) -> Check:
+            return ValueIs(entry.key, entry.value)
+
+        return self._value_entries(meta, field, "unique", parse, unchanged, "owner ")
+
+    def _value_entries(
+        self,
+        meta: HybridMeta,
+        field: str,
+        kind: str,
+        parse: Callable[[Entry], tuple[Any, str]],
+        unchanged: Callable[[Entry], Check],
+        role: str = "",
+    ) -> Handler:
+        """Index or unique entries (``kind``) of ``field``: each ``parse``s to (value, guid) and
+        is an orphan unless that object holds that value; the repair deletes the entry while
+        it is ``unchanged`` and the object is as read."""
         rt = self.rt
-        area = f"{_layout.internal_prefix(rt, '.idx')}{meta.keyspace}/{field}/"
 
         def handle(page: list[Entry]) -> list[Finding]:
             items = []
             findings = []
             for entry in page:
-                encoded, _, guid = entry.key[len(area) :].rpartition("/")
                 try:
-                    value = orjson.loads(encoded)
+                    value, guid = parse(entry)
                 except orjson.JSONDecodeError:
-                    findings.append(Finding("unreadable-entry", entry.key, "index entry"))
+                    findings.append(Finding("unreadable-entry", entry.key, f"{kind} entry"))
                     continue
                 items.append((entry, value, guid))
             sources = self._sources(meta, [guid for _, _, guid in items])
@@ -333,44 +362,9 @@ class _Scanner:
                 why = "missing" if doc is None else f"now {doc.get(field)!r}"
                 findings.append(
                     Finding(
-                        "index-entry-orphan", entry.key, f"{meta.name} {guid} {why}",
+                        f"{kind}-entry-orphan", entry.key, f"{role}{meta.name} {guid} {why}",
                         [Delete(entry.key)],
-                        [Exists(entry.key), _guarded_object(object_key, source)], hybrid=meta,
-                    )
-                )  # fmt: skip
-            return findings
-
-        return handle
-
-    def _unique(self, meta: HybridMeta, field: str) -> Handler:
-        rt = self.rt
-        area = f"{_layout.internal_prefix(rt, '.uniq')}{meta.keyspace}/{field}/"
-
-        def handle(page: list[Entry]) -> list[Finding]:
-            items = []
-            findings = []
-            for entry in page:
-                try:
-                    value = orjson.loads(entry.key[len(area) :])
-                except orjson.JSONDecodeError:
-                    findings.append(Finding("unreadable-entry", entry.key, "unique entry"))
-                    continue
-                items.append((entry, value, entry.value.decode(errors="replace")))
-            sources = self._sources(meta, [guid for _, _, guid in items])
-            for (entry, value, guid), source in zip(items, sources, strict=True):
-                doc = _decoded(meta, source)
-                if source is not None and doc is None:
-                    continue
-                if doc is not None and doc.get(field) == value:
-                    continue
-                object_key = _layout.prefix(rt, meta) + guid
-                why = "missing" if doc is None else f"now {doc.get(field)!r}"
-                findings.append(
-                    Finding(
-                        "unique-entry-orphan", entry.key, f"owner {meta.name} {guid} {why}",
-                        [Delete(entry.key)],
-                        [ValueIs(entry.key, entry.value), _guarded_object(object_key, source)],
-                        hybrid=meta,
+                        [unchanged(entry), _guarded_object(object_key, source)], hybrid=meta,
                     )
                 )  # fmt: skip
             return findings

@@ -13,7 +13,7 @@ from dalcore import _layout
 from dalcore._runtime import Runtime
 from dalcore.benchmarks._common import configured, memcached_route, needs, raw_memcached, settle
 from dalcore.benchmarks._env import Environment, counting
-from dalcore.benchmarks._harness import loop, measure
+from dalcore.benchmarks._harness import Measured, loop, measure
 from dalcore.benchmarks._model import BenchGroup, BenchItem, make_item
 from dalcore.benchmarks._results import (
     OVS_REVERSE_LENGTH,
@@ -98,17 +98,22 @@ def lists(env: Environment) -> Iterator[Result]:
             )
 
 
-def _length_of_one(env: Environment, rt: Runtime, parent: BenchGroup) -> Result:
-    """``len(machine.disks)`` with one disk: issue 16's side-by-side workload."""
-    len(parent.items)  # fills the cache
+def _length(env: Environment, rt: Runtime, parent: BenchGroup) -> Measured:
+    """``len(parent.items)`` on a filled cache, against a key scan of its reverse index."""
+    list(parent.items)  # fills the cache
     relation = BenchItem._meta.relations["group"]
     base = _layout.reverse_prefix(rt, BenchItem._meta, relation, parent.guid)
     store = rt.store
-    measured = measure(
+    return measure(
         env.settings,
         loop(lambda: len(parent.items)),
         {"store key scan of the reverse index": loop(lambda: list(store.keys(base)))},
     )
+
+
+def _length_of_one(env: Environment, rt: Runtime, parent: BenchGroup) -> Result:
+    """``len(machine.disks)`` with one disk: issue 16's side-by-side workload."""
+    measured = _length(env, rt, parent)
     target = ten_x_ovs(OVS_SIDE_BY_SIDE_LENGTH_OF_ONE, "reverse-list length of one, side by side")
     return timed("lists", "reverse-list length, 1 object (memory store)", measured, [target])
 
@@ -121,15 +126,7 @@ def _in_process(
     env: Environment, rt: Runtime, size: int, parent: BenchGroup, first: bool
 ) -> Iterator[Result]:
     group = "lists"
-    list(parent.items)  # fills the cache
-    relation = BenchItem._meta.relations["group"]
-    base = _layout.reverse_prefix(rt, BenchItem._meta, relation, parent.guid)
-    store = rt.store
-    measured = measure(
-        env.settings,
-        loop(lambda: len(parent.items)),
-        {"store key scan of the reverse index": loop(lambda: list(store.keys(base)))},
-    )
+    measured = _length(env, rt, parent)
     targets = [ten_x_ovs(OVS_REVERSE_LENGTH, "reverse-list length")] if first else []
     yield timed(group, f"reverse-list length, {size} objects (memory store)", measured, targets)
     measured = measure(
